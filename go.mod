@@ -1,0 +1,3 @@
+module github.com/clearway/clearway
+
+go 1.26.8
