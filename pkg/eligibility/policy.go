@@ -1,5 +1,7 @@
 package eligibility
 
+import "fmt"
+
 // Action is what a disqualifier does when it applies.
 type Action uint8
 
@@ -20,6 +22,8 @@ type Policy struct {
 	// hex SHA-256 of the policy document as loaded.
 	Name string
 	Hash string
+	// Description is the policy document's free-text description, for reports.
+	Description string
 
 	// Dismiss and Reduce list Prop 64 sections (indexes HS11357…) in the order written.
 	Dismiss []int
@@ -75,4 +79,109 @@ func (p *Policies) For(county string) *Policy {
 		return pol
 	}
 	return p.Default
+}
+
+// Gogen's ranges for the additional-relief thresholds (gogen-behaviour.md §3.2).
+const (
+	MinAgeThreshold = 40
+	MaxAgeThreshold = 65
+	MinYears        = 1
+	MaxYears        = 15
+)
+
+// Validate checks that p only holds values the engine understands: known sections,
+// thresholds in gogen's ranges (0 = off), and actions each switch supports.
+func (p *Policy) Validate() error {
+	for _, list := range []struct {
+		name     string
+		sections []int
+	}{{"dismiss", p.Dismiss}, {"reduce", p.Reduce}} {
+		for _, s := range list.sections {
+			if s < 0 || s >= NumSections {
+				return fmt.Errorf("policy %q: %s list holds section index %d, not one of 11357, 11358, 11359, 11360", p.Name, list.name, s)
+			}
+		}
+	}
+	r := p.Relief
+	if r.AgeThreshold != 0 && (r.AgeThreshold < MinAgeThreshold || r.AgeThreshold > MaxAgeThreshold) {
+		return fmt.Errorf("policy %q: age threshold %d should be between %d and %d, or 0", p.Name, r.AgeThreshold, MinAgeThreshold, MaxAgeThreshold)
+	}
+	if r.YearsSinceConviction != 0 && (r.YearsSinceConviction < MinYears || r.YearsSinceConviction > MaxYears) {
+		return fmt.Errorf("policy %q: years since conviction %d should be between %d and %d, or 0", p.Name, r.YearsSinceConviction, MinYears, MaxYears)
+	}
+	if r.YearsCrimeFree != 0 && (r.YearsCrimeFree < MinYears || r.YearsCrimeFree > MaxYears) {
+		return fmt.Errorf("policy %q: years crime free %d should be between %d and %d, or 0", p.Name, r.YearsCrimeFree, MinYears, MaxYears)
+	}
+	if p.Misdemeanors > ActDismiss {
+		return fmt.Errorf("policy %q: unknown misdemeanors action %d", p.Name, p.Misdemeanors)
+	}
+	d := p.Disqualifiers
+	for _, sw := range []struct {
+		name string
+		act  Action
+	}{
+		{"convicted after enactment", d.ConvictedAfterEnactment},
+		{"involves minors", d.InvolvesMinors},
+		{"prior super strike", d.PriorSuperStrike},
+		{"prior PC 290", d.PriorPC290},
+		{"two priors of the same section", d.TwoPriorsSameSection},
+		{"sentence not completed", d.SentenceNotCompleted},
+	} {
+		if sw.act != Off && sw.act != ActNotEligible && sw.act != ActHandReview {
+			return fmt.Errorf("policy %q: disqualifier %q must be off, not eligible or hand review", p.Name, sw.name)
+		}
+	}
+	if p.Fallback > NotEligible {
+		return fmt.Errorf("policy %q: unknown fallback determination %d", p.Name, p.Fallback)
+	}
+	return nil
+}
+
+// ParseAction parses an action's policy-file spelling: off, not_eligible, hand_review
+// or dismiss.
+func ParseAction(s string) (Action, bool) {
+	switch s {
+	case "off":
+		return Off, true
+	case "not_eligible":
+		return ActNotEligible, true
+	case "hand_review":
+		return ActHandReview, true
+	case "dismiss":
+		return ActDismiss, true
+	}
+	return Off, false
+}
+
+// String returns the policy-file spelling of a.
+func (a Action) String() string {
+	switch a {
+	case Off:
+		return "off"
+	case ActNotEligible:
+		return "not_eligible"
+	case ActHandReview:
+		return "hand_review"
+	case ActDismiss:
+		return "dismiss"
+	}
+	return fmt.Sprintf("Action(%d)", uint8(a))
+}
+
+// ParseDetermination parses a determination's native name ("none" for None); see
+// Determination.String.
+func ParseDetermination(s string) (Determination, bool) {
+	switch s {
+	case "none", "":
+		return None, true
+	case "dismiss":
+		return Dismiss, true
+	case "reduce":
+		return Reduce, true
+	case "hand_review":
+		return HandReview, true
+	case "not_eligible":
+		return NotEligible, true
+	}
+	return None, false
 }
