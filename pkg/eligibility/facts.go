@@ -15,8 +15,10 @@ type conviction struct {
 	text    string // EffectiveSection of the row
 	date    record.Date
 	felony  bool
-	// strike and pc290 use the bounded matchers: they drive disqualifiers.
-	strike, pc290 bool
+	// gogenStrike and gogenPC290 are gogen's matchers (for its columns); strike and
+	// pc290 the bounded ones that drive disqualifiers.
+	gogenStrike, gogenPC290 bool
+	strike, pc290           bool
 	// sentenceEnd is date plus every sentence part of the CNT_ORDER's rows; NoDate
 	// when no row carries a sentence part or when date is missing.
 	sentenceEnd record.Date
@@ -111,10 +113,12 @@ func (a *analysis) add(s *record.Subject, i int) {
 		text:        text,
 		date:        e.Date,
 		felony:      e.Felony,
-		strike:      isSuperstrikeStrict(e.Section),
-		pc290:       isPC290Strict(e.Section),
+		gogenStrike: IsSuperstrike(e.Section),
+		gogenPC290:  IsPC290(e.Section),
 		sentenceEnd: e.Date,
 	}
+	c.strike = c.gogenStrike && isSuperstrikeStrict(e.Section)
+	c.pc290 = c.gogenPC290 && isPC290Strict(e.Section)
 	c.addSentence(e)
 	a.convs = append(a.convs, c)
 	a.rows[i] = true
@@ -170,10 +174,10 @@ func (a *analysis) fillFacts(s *record.Subject) {
 		}
 		// The lists feed gogen's columns: gogen's exact matchers on the row's section.
 		section := s.Events[c.index].Section
-		if IsSuperstrike(section) {
+		if c.gogenStrike {
 			f.Superstrikes = append(f.Superstrikes, section)
 		}
-		if IsPC290(section) {
+		if c.gogenPC290 {
 			f.PC290 = append(f.PC290, section)
 		}
 	}

@@ -72,14 +72,26 @@ var (
 
 // IsSuperstrike reports whether a code section is a super strike, exactly as gogen
 // decides it for its "Superstrike Code Section(s)" column.
-func IsSuperstrike(section string) bool { return superstrikeRE.MatchString(section) }
+func IsSuperstrike(section string) bool {
+	return mayMatch(section) && superstrikeRE.MatchString(section)
+}
 
 // IsPC290 reports whether a code section is PC 290 registrable, exactly as gogen decides
 // it for its "PC290 Code Section(s)" column.
-func IsPC290(section string) bool { return pc290RE.MatchString(section) }
+func IsPC290(section string) bool {
+	return mayMatch(section) && pc290RE.MatchString(section)
+}
+
+// mayMatch is a cheap pre-check: every alternative of both lists ends in " PC" or
+// " MV", and a regexp run over a list costs about a microsecond, so sections of other
+// codes (HS, VC, BP…: every Prop 64 charge) skip it.
+func mayMatch(section string) bool {
+	return strings.Contains(section, " PC") || strings.Contains(section, " MV")
+}
 
 // isSuperstrikeStrict and isPC290Strict are the matchers the disqualifiers use: gogen's
-// lists, but a section number may not be the tail of a longer number.
+// lists, but a section number may not be the tail of a longer number. A strict match is
+// always a gogen match, so callers run them only after IsSuperstrike / IsPC290 said yes.
 func isSuperstrikeStrict(section string) bool { return superstrikeBoundedRE.MatchString(section) }
 func isPC290Strict(section string) bool       { return pc290BoundedRE.MatchString(section) }
 
