@@ -116,6 +116,9 @@ func TestAnalystIsReadOnlyOnAnalytics(t *testing.T) {
 		{"create table in analytics", "CREATE TABLE " + chtest.AnalyticsDatabase + ".chtest_denied (a UInt8) ENGINE = Memory", codeReadonly},
 		{"create database", "CREATE DATABASE chtest_denied", codeReadonly},
 		{"read another database", "SELECT count() FROM " + restricted + ".people", codeAccessDenied},
+		// start-clickhouse's config.xml keeps the query logs, which hold other users'
+		// query text, out of the system database that 18.16 shows everyone.
+		{"read the query log", "SELECT count() FROM clearway_querylog.query_log", codeAccessDenied},
 		{"change a setting", "SET max_memory_usage = 100000000000", codeReadonly},
 		{"table function", "SELECT * FROM numbers(1)", codeReadonly},
 	}
