@@ -357,8 +357,8 @@ type Subscriber struct {
 
 	// Guarded by b.mu.
 	pos      map[bus.TopicPartition]int64 // next offset to hand out, per assigned partition
-	assigned chan struct{}               // closed on the next assignment change
-	rr       int                         // round-robin cursor over assigned partitions
+	assigned chan struct{}                // closed on the next assignment change
+	rr       int                          // round-robin cursor over assigned partitions
 	closed   bool
 }
 
