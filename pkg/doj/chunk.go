@@ -111,12 +111,12 @@ func (c *cutter) cutChunk(data []byte, rows []rowSpan) ([]byte, []rowSpan) {
 			rows = append(rows, rowSpan{
 				start: uint32(pos), end: uint32(pos + min(ct.end, maxRaw)), line: c.line, kind: cutTooLong,
 			})
-			c.line++
 			if ct.next < 0 {
-				c.skipping = true
+				c.skipping = true // counts the line when it reaches its end
 				return data, rows
 			}
 			pos += ct.next
+			c.line++
 		}
 	}
 	c.carry = append(c.carry, data[pos:]...)

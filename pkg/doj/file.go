@@ -150,7 +150,7 @@ func (a *asyncReader) produce(r io.Reader) {
 			a.err = a.ctx.Err()
 			return
 		}
-		n, err := io.ReadFull(r, b[:cap(b)])
+		n, err := readBlock(r, b[:cap(b)])
 		if n > 0 {
 			select {
 			case a.filled <- b[:n]:
@@ -160,13 +160,28 @@ func (a *asyncReader) produce(r io.Reader) {
 			}
 		}
 		if err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				err = io.EOF // a short last block is the normal end
-			}
-			a.err = err
+			a.err = err // io.EOF at the end; a truncated stream is io.ErrUnexpectedEOF
 			return
 		}
 	}
+}
+
+// readBlock fills b from r like io.ReadFull, but passes r's own errors through
+// unchanged (io.ReadFull would turn a short final read into io.ErrUnexpectedEOF,
+// hiding whether the stream itself was truncated).
+func readBlock(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.ErrNoProgress
+		}
+	}
+	return n, nil
 }
 
 // Read implements io.Reader for the single consumer.
