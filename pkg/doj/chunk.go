@@ -44,7 +44,7 @@ func (c *cutter) next(j *job) {
 	c.carry = c.carry[:0]
 	rows := j.rows[:0]
 	data, rows = c.cutChunk(data, rows)
-	j.data, j.rows = data, rows
+	j.data, j.rows, j.err = data, rows, nil
 	if len(rows) == 0 && c.err != nil {
 		j.err = c.err
 	}

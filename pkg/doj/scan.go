@@ -146,10 +146,11 @@ func (s *Scanner) cut(c *cutter, work chan<- *job) {
 		if len(j.rows) == 0 && j.err == nil {
 			return // end of input
 		}
+		failed := j.err != nil // j belongs to the consumer once sent
 		// Both sends have room: there are never more jobs than the channels' capacity.
 		s.order <- j
 		work <- j
-		if j.err != nil {
+		if failed {
 			return
 		}
 	}
@@ -206,17 +207,14 @@ func (s *Scanner) Next() (*Batch, error) {
 			continue
 		}
 		err := j.err
-		j.err = nil
 		s.free <- j // never blocks: free has room for every job
-		if b != nil {
-			if err != nil {
-				// Deliver these rows now and the error on the next call.
-				s.err = fmt.Errorf("read %s: %w", s.file.Path, err)
-			}
-			return b, nil
-		}
 		if err != nil {
+			// The cutter sends a read error in a job of its own, after the rows before it.
 			s.err = fmt.Errorf("read %s: %w", s.file.Path, err)
+			continue
+		}
+		if b != nil {
+			return b, nil
 		}
 	}
 	return nil, s.err
