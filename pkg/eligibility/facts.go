@@ -101,11 +101,7 @@ func (a *analysis) find(s *record.Subject, cnt string) int {
 // add records row i as a new conviction.
 func (a *analysis) add(s *record.Subject, i int) {
 	e := &s.Events[i]
-	text := EffectiveSection(e)
-	section, ok := Prop64Section(text)
-	if !ok {
-		section = -1
-	}
+	text, section := effectiveSection(e)
 	c := conviction{
 		index:       i,
 		cycle:       record.Cycle(e.CntOrder),

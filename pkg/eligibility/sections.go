@@ -28,23 +28,16 @@ func Prop64Section(section string) (idx int, ok bool) {
 }
 
 // nextSection returns the position and index of the first valid Prop 64 section number
-// at or after from, or (-1, -1).
+// at or after from, or (-1, -1). Code sections are short, so a plain byte loop beats
+// strings.Index's call overhead; this runs on every conviction row.
 func nextSection(s string, from int) (pos, idx int) {
-	for from+5 <= len(s) {
-		j := strings.Index(s[from:], "113")
-		if j < 0 {
-			return -1, -1
-		}
-		p := from + j
-		from = p + 1
-		if p+5 > len(s) {
-			return -1, -1
-		}
-		idx := sectionDigits(s[p+3], s[p+4])
-		if idx < 0 || !standsAlone(s, p) {
+	for p := from; p+5 <= len(s); p++ {
+		if s[p] != '1' || s[p+1] != '1' || s[p+2] != '3' {
 			continue
 		}
-		return p, idx
+		if idx := sectionDigits(s[p+3], s[p+4]); idx >= 0 && standsAlone(s, p) {
+			return p, idx
+		}
 	}
 	return -1, -1
 }
@@ -119,31 +112,39 @@ func chargeInComment(offense string) bool {
 // Section the reader cut to "664", gogen-behaviour.md §1.3 and §8.4) the text between
 // "664-" and the next '-' ("11357(A) HS"). It never allocates.
 func EffectiveSection(e *record.Event) string {
-	if _, ok := Prop64Section(e.Section); ok {
-		return e.Section
-	}
-	t := strings.TrimLeft(chargeText(e), " ")
-	rest, ok := strings.CutPrefix(t, "664")
-	if !ok {
-		return e.Section
-	}
-	rest = strings.TrimLeft(rest, " ")
-	rest, ok = strings.CutPrefix(rest, "-")
-	if !ok {
-		return e.Section
-	}
-	if i := strings.IndexByte(rest, '-'); i >= 0 {
-		rest = rest[:i]
-	}
-	if _, ok := Prop64Section(rest); !ok {
-		return e.Section
-	}
-	return rest
+	text, _ := effectiveSection(e)
+	return text
 }
 
 // EventProp64Section classifies an event: Prop64Section of its EffectiveSection.
 func EventProp64Section(e *record.Event) (idx int, ok bool) {
-	return Prop64Section(EffectiveSection(e))
+	_, idx = effectiveSection(e)
+	return idx, idx >= 0
+}
+
+// effectiveSection returns EffectiveSection and its Prop 64 index (-1 when none),
+// classifying the text once.
+func effectiveSection(e *record.Event) (string, int) {
+	if _, idx := nextSection(e.Section, 0); idx >= 0 {
+		return e.Section, idx
+	}
+	// The reader cut a dash attempt's Section to what precedes the dash: "664".
+	if strings.TrimSpace(e.Section) != "664" {
+		return e.Section, -1
+	}
+	rest := strings.TrimLeft(chargeText(e), " ")
+	rest = strings.TrimLeft(strings.TrimPrefix(rest, "664"), " ")
+	rest, ok := strings.CutPrefix(rest, "-")
+	if !ok {
+		return e.Section, -1
+	}
+	if i := strings.IndexByte(rest, '-'); i >= 0 {
+		rest = rest[:i]
+	}
+	if _, idx := nextSection(rest, 0); idx >= 0 {
+		return rest, idx
+	}
+	return e.Section, -1
 }
 
 // InvolvesMinors reports whether a code section names one of the subsections that
