@@ -262,7 +262,13 @@ func (g *generator) planCycles(home, nProp64 int, violent, sexOff, deceased bool
 	r := g.rng
 	// Records grow over the decades: the first arrest's position in 1961-2020 has a
 	// density rising linearly with time, so about 6% start before 1975.
-	span := float64(lastArrest - firstDate)
+	// Marijuana convictions collapsed after Prop 64, so most people who have one
+	// started their history before it.
+	end := lastArrest
+	if nProp64 > 0 && g.chance(0.85) {
+		end = prop64 - 1
+	}
+	span := float64(end - firstDate)
 	first := firstDate + record.Date(span*math.Sqrt(r.Float64()))
 	age0 := minAge + int(r.ExpFloat64()*7)
 	if age0 > 60 {
@@ -307,6 +313,11 @@ func (g *generator) planCycles(home, nProp64 int, violent, sexOff, deceased bool
 			return
 		}
 		j := next + r.IntN(n-next)
+		// Marijuana convictions collapsed after Prop 64: a cycle after 2016-11-09
+		// mostly gives way to an earlier one.
+		for try := 0; try < 3 && role == roleProp64 && g.cycles[order[j]].arrest >= prop64 && !g.chance(0.3); try++ {
+			j = next + r.IntN(n-next)
+		}
 		order[next], order[j] = order[j], order[next]
 		g.cycles[order[next]].role = role
 		next++
@@ -532,7 +543,11 @@ func (g *generator) formatCycle(ci int, dob record.Date) bool {
 	age := record.YearsBetween(dob, c.arrest)
 	rw := rowWriter{g: g, age: age, county: ct, countyIdx: c.county,
 		cyc:    [3]byte{byte('0' + cyc/100), byte('0' + cyc/10%10), byte('0' + cyc%10)},
-		arrest: yyyymmdd(c.arrest), court: yyyymmdd(c.court), disp: yyyymmdd(c.disp),
+		arrest: yyyymmdd(c.arrest), court: yyyymmdd(c.court),
+	}
+	rw.disp = rw.court
+	if c.disp != c.court {
+		rw.disp = yyyymmdd(c.disp)
 	}
 
 	if c.deceased {

@@ -175,13 +175,13 @@ func offenceCols(b []byte, cnt *count, d record.Date, toc string) []byte {
 	return append(b, ",,"...)
 }
 
-// commentCol writes COMMENT_TEXT: the charge when it is carried there, else the rare
-// free-text comment.
-func commentCol(b []byte, cnt *count, d record.Date) []byte {
+// commentCol writes COMMENT_TEXT: the charge when it is carried there, else, on court
+// rows, the rare free-text comment about the disposition.
+func commentCol(b []byte, cnt *count, d record.Date, court bool) []byte {
 	switch {
 	case cnt.viaComment:
 		b = append(b, cnt.off.description(d)...)
-	case cnt.comment >= 0:
+	case court && cnt.comment >= 0:
 		b = appendField(b, comments[cnt.comment])
 	}
 	return append(b, ',')
@@ -212,7 +212,7 @@ func (w *rowWriter) arrestCount(c *cycle, cnt *count) {
 	b = append(b, "#,,,,,,,"...) // SENT_SEG_SEP, SENT_* (6)
 	b = strconv.AppendInt(b, int64(w.age), 10)
 	b = append(b, ",,,"...) // CII_TYPE, CII_TYPE_ALPHA
-	w.g.buf = commentCol(b, cnt, c.arrest)
+	w.g.buf = commentCol(b, cnt, c.arrest, false)
 }
 
 // courtCount writes columns 51..93 of a court row; part selects the sentence part.
@@ -274,7 +274,7 @@ func (w *rowWriter) courtCount(c *cycle, cnt *count, part int) {
 	}
 	b = strconv.AppendInt(b, int64(w.age), 10)
 	b = append(b, ",,,"...)
-	w.g.buf = commentCol(b, cnt, c.court)
+	w.g.buf = commentCol(b, cnt, c.court, true)
 }
 
 // registration writes columns 51..93 of a PC 290 REGISTRATION row.
@@ -345,13 +345,11 @@ type ymd [8]byte
 
 func yyyymmdd(d record.Date) ymd {
 	y, m, dd := d.Civil()
-	var s ymd
-	v := y*10000 + m*100 + dd
-	for i := 7; i >= 0; i-- {
-		s[i] = byte('0' + v%10)
-		v /= 10
+	yy, mm, ds := uint(y), uint(m), uint(dd)
+	return ymd{
+		byte('0' + yy/1000), byte('0' + yy/100%10), byte('0' + yy/10%10), byte('0' + yy%10),
+		byte('0' + mm/10), byte('0' + mm%10), byte('0' + ds/10), byte('0' + ds%10),
 	}
-	return s
 }
 
 // appendField appends s as one CSV field, quoted when it holds a comma, a quote or a

@@ -208,7 +208,8 @@ func (sh *shuffler) permute(b bucket) error {
 		return fmt.Errorf("synth: shuffle: open bucket: %w", err)
 	}
 	if int64(cap(sh.data)) < b.size {
-		sh.data = make([]byte, b.size)
+		// Headroom: bucket sizes vary a little, and every regrowth leaves garbage.
+		sh.data = make([]byte, b.size, min(b.size+b.size/8, max(sh.limits.maxBytes, b.size)))
 	}
 	data := sh.data[:b.size]
 	_, err = io.ReadFull(f, data)

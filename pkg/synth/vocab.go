@@ -438,9 +438,6 @@ var statuses = [...]struct{ code, descr, toc string }{
 	statusInfraction:  {"I", "INFRACTION", "I"},
 }
 
-// timeUnits maps SENT_TIME_CODE to SENT_TIME_DESCR.
-var timeUnits = map[byte]string{'D': "DAYS", 'M': "MONTHS", 'Y': "YEARS"}
-
 // comments are the rare free-text COMMENT_TEXT values; some hold commas and quotes so
 // that readers' quoting paths are exercised.
 var comments = []string{
