@@ -23,6 +23,7 @@ const (
 	maxCycles      = 30
 	meanGapDays    = 900 // mean time between two arrests
 	commentShare   = 0.03
+	maxCourtDelay  = 540 // days from arrest to court, at most
 	maxAge         = 70
 	minAge         = 16
 )
@@ -284,7 +285,8 @@ func (g *generator) planCycles(home, nProp64 int, violent, sexOff, deceased bool
 		planned = maxCycles
 	}
 	g.cycles = g.cycles[:0]
-	limit := min(lastArrest, dob.AddYears(maxAge+1)-1)
+	// The last arrest leaves room for the court date to stay within maxAge.
+	limit := min(lastArrest, dob.AddYears(maxAge+1)-1-maxCourtDelay)
 	d := first
 	for i := 0; i < planned; i++ {
 		if i > 0 {
@@ -358,10 +360,7 @@ func (g *generator) planCycle(c *cycle) {
 	// Most cases are disposed within weeks; a few drag on for over a year.
 	delay := record.Date(0)
 	if !g.chance(0.2) {
-		delay = record.Date(1 + r.ExpFloat64()*45)
-		if delay > 540 {
-			delay = 540
-		}
+		delay = min(record.Date(1+r.ExpFloat64()*45), maxCourtDelay)
 	}
 	c.court = min(c.arrest+delay, lastDate)
 	c.disp = c.court
