@@ -67,6 +67,22 @@ func (e *Engine) policyFor(county string) *Policy {
 // CNT_ORDER with a CONVICTED disposition, a Prop 64 section (Prop64Section, including
 // dash-written attempts) and a county in scope.
 //
+// Each is decided by its county's policy; the first matching rule wins:
+//  0. the subject has quarantined rows → hand review;
+//  1. disqualifiers for any class: convicted after 2016-11-09, offence involves minors;
+//  2. not a felony → the policy's Misdemeanors action;
+//  3. prior disqualifiers (11358–11360 only): prior super strike, prior PC 290 or a
+//     registration, two priors of the same section;
+//  4. gogen's flow (gogen-behaviour.md §3.3 steps 2–9): dismiss list, under 21 at
+//     conviction, age threshold, years since conviction, crime-free years, only Prop 64
+//     convictions, deceased; then sentence not completed; then the reduce list;
+//  5. the policy's Fallback.
+//
+// Rules needing a missing date are skipped and never grant relief (rule id
+// data.missing_date; docs/gogen-differences.md, "Missing and invalid dates"). A
+// policy mapped from gogen options (disqualifiers off, misdemeanours dismissed, no
+// fallback) makes gogen's decisions; docs/gogen-differences.md lists the exceptions.
+//
 // Most subjects have no such conviction. For them Evaluate returns Result{Subject: s}
 // after one pass over the rows without allocating: Facts is then zero and
 // ConvictionRows nil (call Analyze when those are needed anyway). Whenever Evaluated is
@@ -157,6 +173,8 @@ func (e *Engine) decide(p *Policy, s *record.Subject, a *analysis, c *conviction
 	return d
 }
 
+// decideRules is the decision order of Evaluate; m collects rules skipped for missing
+// dates.
 func (e *Engine) decideRules(p *Policy, s *record.Subject, a *analysis, c *conviction, m *missing) Decision {
 	T := e.ComputeAt
 	dq := &p.Disqualifiers

@@ -488,3 +488,31 @@ func BenchmarkEvaluate(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(s.Events)), "ns/row")
 	})
 }
+
+// TestRelevanceFilter is gogen's relevance spec: only Prop 64 convictions in the county
+// are evaluated; arrests, registrations, other offences and other counties are not.
+func TestRelevanceFilter(t *testing.T) {
+	p := gogenPolicy([]int{HS11357, HS11358, HS11359}, []int{HS11360}, Relief{})
+	s := subject(t, "19780410",
+		misd("101001001000", "19990504", "11357 HS"),
+		row{cnt: "101001002000", date: "20080414", offense: "11357 HS", ofn: "1235"}, // not convicted
+		conv("102001003000", "20090504", "11358 PC"),
+		conv("103001004000", "20010504", "187 PC"),
+		row{cnt: "104001005000", date: "20110512", county: "OTHER COUNTY", offense: "11360 HS", convicted: true, felony: true},
+		row{cnt: "105001007000", date: "20080619", step: record.StepRegistration, offense: "290 PC"},
+	)
+	res := engine(t, p, "2020-07-01").Evaluate(s)
+	var got []int
+	for _, c := range res.Evaluated {
+		got = append(got, c.Index)
+	}
+	if len(got) != 2 || got[0] != 0 || got[1] != 2 {
+		t.Errorf("evaluated rows %v, want [0 2]", got)
+	}
+	wantRows := []bool{true, false, true, true, true, false}
+	for i, w := range wantRows {
+		if res.ConvictionRows[i] != w {
+			t.Errorf("ConvictionRows[%d] = %v, want %v", i, res.ConvictionRows[i], w)
+		}
+	}
+}
