@@ -160,7 +160,8 @@ func (w *rowWriter) end() {
 	g.stats.Counties[w.countyIdx].Rows++
 }
 
-// offence writes OFFENSE_CODE, OFFENSE_DESCR, OFFENSE_TOC and OFFENSE_QUAL_LST.
+// offenceCols writes OFFENSE_CODE, OFFENSE_DESCR, OFFENSE_TOC and OFFENSE_QUAL_LST
+// (or the CONV_OFFENSE_ columns of the same shape).
 func offenceCols(b []byte, cnt *count, d record.Date, toc string) []byte {
 	if cnt.viaComment {
 		b = append(b, ',')

@@ -45,6 +45,10 @@ const bucketWriteBuffer = 32 << 10
 // least two on average, so real inputs never come close.
 const maxSplitDepth = 12
 
+// errTooDeep reports a bucket that refused to shrink: impossible with random bucket
+// choices, but a bug must fail rather than loop forever.
+var errTooDeep = errors.New("synth: shuffle bucket did not shrink after repeated splits")
+
 // runShuffled generates the rows into random buckets under a private temporary
 // directory, then writes every bucket permuted to out. The directory is removed on
 // return, on success or failure.

@@ -17,7 +17,6 @@ package synth
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 )
@@ -168,7 +167,3 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-// errTooDeep guards the shuffle's recursive splitting against a bucket that refuses to
-// shrink (it cannot happen with random bucket choices, but a bug must not loop forever).
-var errTooDeep = errors.New("synth: shuffle bucket did not shrink after repeated splits")
