@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -24,18 +26,19 @@ import (
 
 // runConfig holds `clearway run`'s flags.
 type runConfig struct {
-	County    string
-	ComputeAt string
-	Policy    string
-	Policies  string
-	Format    string
-	Out       string
-	RunID     string
-	Strict    bool
-	Memory    byteSize
-	TempDir   string
-	Workers   int
-	Progress  string
+	County     string
+	ComputeAt  string
+	Policy     string
+	Policies   string
+	Format     string
+	Out        string
+	RunID      string
+	Strict     bool
+	Memory     byteSize
+	TempDir    string
+	Workers    int
+	Progress   string
+	CPUProfile string
 }
 
 func (c *runConfig) RegisterFlags(fs *flag.FlagSet) {
@@ -51,6 +54,7 @@ func (c *runConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(&c.Memory, "memory", "memory budget for regrouping input that is not sorted by subject, e.g. 256MiB, 1GiB")
 	fs.StringVar(&c.TempDir, "tmp", "", "folder for spill files (default: the system temp folder)")
 	fs.IntVar(&c.Workers, "workers", 0, "evaluator goroutines (default: number of CPUs)")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for performance work)")
 	fs.StringVar(&c.Progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 }
 
@@ -128,6 +132,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Workers: c.Workers,
 		Group:   doj.GroupOptions{MemoryBudget: int64(c.Memory), TempDir: c.TempDir},
 	}
+	if c.CPUProfile != "" {
+		stopProfile, err := startCPUProfile(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
+	setMemoryLimit(int64(c.Memory))
 	prog := newProgress(c.Progress, stderr)
 	cfg.Progress = prog.update
 	st, err := pipeline.Run(ctx, cfg)
@@ -146,6 +158,28 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("--strict: %d row(s) quarantined, see %s", st.Rejects, filepath.Join(c.Out, "rejects.csv"))
 	}
 	return nil
+}
+
+// setMemoryLimit keeps the Go heap near the run's budget: the grouper holds at most the
+// budget in rows, and the rest of the pipeline needs far less than 128 MiB. Without a
+// limit the garbage collector lets the heap grow to twice its live size. GOMEMLIMIT in
+// the environment wins.
+func setMemoryLimit(budget int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(budget + 128<<20)
+	}
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func loadPolicies(file, dir string) (*eligibility.Policies, error) {

@@ -325,59 +325,41 @@ func dropDuplicates(s *record.Subject) int {
 	if len(evs) < 2 {
 		return 0
 	}
-	var seen map[uint64]int
+	var seen map[string]int // large subjects: row text → index in kept
 	if len(evs) > 16 {
-		seen = make(map[uint64]int, len(evs))
+		seen = make(map[string]int, len(evs))
 	}
 	kept := evs[:0]
-	dropped := 0
 	for i := range evs {
 		ev := evs[i]
-		dup := false
-		if seen != nil {
-			h := hashCells(ev.Cells)
-			if j, ok := seen[h]; ok && sameCells(kept[j].Cells, ev.Cells) {
-				dup = true
-			} else if !ok {
-				seen[h] = len(kept)
-			}
-		} else {
-			for j := range kept {
-				if sameCells(kept[j].Cells, ev.Cells) {
-					dup = true
-					break
-				}
-			}
-		}
-		if dup {
-			dropped++
+		if isDuplicate(kept, &ev, seen) {
 			continue
+		}
+		if seen != nil {
+			if _, ok := seen[ev.Cells.Text()]; !ok {
+				seen[ev.Cells.Text()] = len(kept)
+			}
 		}
 		kept = append(kept, ev)
 	}
+	dropped := len(evs) - len(kept)
+	clear(evs[len(kept):]) // let dropped rows' memory go
 	s.Events = kept
 	return dropped
 }
 
-func sameCells(a, b record.Cells) bool {
-	if a.Len() != b.Len() {
-		return false
+func isDuplicate(kept []record.Event, ev *record.Event, seen map[string]int) bool {
+	if seen != nil {
+		j, ok := seen[ev.Cells.Text()]
+		return ok && kept[j].Cells.Equal(ev.Cells)
 	}
-	for i := 0; i < a.Len(); i++ {
-		if a.Cell(i) != b.Cell(i) {
-			return false
+	for j := range kept {
+		// CNT_ORDER first: rows of different counts differ there, cheaply.
+		if kept[j].CntOrder == ev.CntOrder && kept[j].Cells.Equal(ev.Cells) {
+			return true
 		}
 	}
-	return true
-}
-
-func hashCells(c record.Cells) uint64 {
-	h := uint64(fnvOffset)
-	for i := 0; i < c.Len(); i++ {
-		h = fnvString(h, c.Cell(i))
-		h = (h ^ 0xff) * fnvPrime // cell separator
-	}
-	return h
+	return false
 }
 
 const (

@@ -1,6 +1,8 @@
 package doj
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -241,6 +243,40 @@ func TestSpillToDiskMatchesMemory(t *testing.T) {
 	}
 	if !slices.Equal(again.subjects, disk.subjects) {
 		t.Error("spill order differs between identical runs")
+	}
+}
+
+// TestSpillMovesToDiskWhenInputIsLargerThanItLooked: gzip input compresses far better
+// than the estimate, so the spiller starts in memory and must move to disk midway.
+func TestSpillMovesToDiskWhenInputIsLargerThanItLooked(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := range 4000 {
+		b.WriteString(groupRow(fmt.Sprintf("%06d", (i*7919)%500), fmt.Sprintf("%03d001%03d000", 100+i%900, i%1000), "20100101"))
+		b.WriteByte('\n')
+	}
+	plain := writeFile(t, dir, "a.csv", strings.TrimSuffix(b.String(), "\n"))
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte(b.String()))
+	zw.Close()
+	gz := filepath.Join(dir, "a.csv.gz")
+	if err := os.WriteFile(gz, z.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := group(t, "spill", GroupOptions{}, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, st, err := group(t, "spill", GroupOptions{MemoryBudget: 512 << 10, TempDir: t.TempDir()}, gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Spilled == 0 {
+		t.Fatalf("expected the spiller to move to disk (compressed %d bytes, plain %d)", z.Len(), b.Len())
+	}
+	if !slices.Equal(sorted(got.subjects), sorted(want.subjects)) {
+		t.Error("subjects differ after moving to disk")
 	}
 }
 

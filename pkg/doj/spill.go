@@ -15,12 +15,13 @@ import (
 	"github.com/clearway/clearway/pkg/record"
 )
 
-// Spill mode: the first pass scans every file and appends each accepted row to one of P
-// partitions chosen by a stable hash of its SUBJECT_ID; partitions live in memory until
-// the budget is reached and then in temporary files. The second pass loads one partition
-// at a time, groups its rows by subject (in memory: a partition fits the budget) and
-// emits the subjects in SUBJECT_ID order. Output order is therefore (partition, subject),
-// the same for the same input and budget.
+// Spill mode: the first pass scans every file and keeps each accepted row, encoded, in
+// memory when the whole input fits the budget, and otherwise in one of P temporary files
+// chosen by a stable hash of its SUBJECT_ID (P sized so that one partition, decoded, fits
+// in half the budget). If an input turns out larger than its size suggested (gzip, pipes),
+// the rows held so far move to the files. The second pass loads one partition at a time,
+// groups its rows by subject and emits the subjects in SUBJECT_ID order. Output order is
+// therefore (partition, subject): the same for the same input and budget.
 
 // memPerRawByte estimates how many bytes of memory one byte of a spilled row takes once
 // it is decoded into an Event (cell text, cell offsets, the Event itself).
@@ -104,7 +105,14 @@ func emitPartition(evs []record.Event, out *emitter) error {
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	slices.SortStableFunc(idx, func(a, b int32) int { return strings.Compare(evs[a].SubjectID, evs[b].SubjectID) })
+	// Ties broken by position keep a subject's rows in input order (cheaper than a
+	// stable sort).
+	slices.SortFunc(idx, func(a, b int32) int {
+		if c := strings.Compare(evs[a].SubjectID, evs[b].SubjectID); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
 	for i := 0; i < len(idx); {
 		j := i + 1
 		for j < len(idx) && evs[idx[j]].SubjectID == evs[idx[i]].SubjectID {
@@ -123,18 +131,25 @@ func emitPartition(evs []record.Event, out *emitter) error {
 }
 
 type partition struct {
-	mem  []byte   // encoded rows not yet written
-	file *os.File // nil until the first spill
-	size int64    // bytes on disk
+	mem  []byte        // encoded rows (memory mode)
+	file *os.File      // disk mode
+	w    *bufio.Writer // disk mode
+	size int64         // bytes written to file
 }
 
+// spiller keeps encoded rows in one in-memory partition while the input looks small
+// enough to regroup in memory, and otherwise in P hash partitions on disk.
 type spiller struct {
-	dir     string
-	parts   []partition
-	inMem   int64
-	budget  int64
-	spilled int64
-	scratch []byte
+	dir      string
+	parts    []partition
+	disk     bool
+	inMem    int64
+	budget   int64 // bytes of encoded rows the memory mode may hold
+	estimate int64 // estimated bytes of input
+	spilled  int64
+	bufSize  int
+	per      int64 // target bytes per disk partition
+	scratch  []byte
 }
 
 func newSpiller(files []*File, opt GroupOptions) (*spiller, error) {
@@ -146,169 +161,189 @@ func newSpiller(files []*File, opt GroupOptions) (*spiller, error) {
 		}
 		total += n
 	}
-	// Each partition, decoded, must fit in a quarter of the budget (the rest is for the
-	// pipeline downstream and the garbage collector's headroom).
-	per := max(opt.MemoryBudget/4/memPerRawByte, 1<<20)
-	p := int(min((total+per-1)/per, 4096))
-	p = max(p, 1)
 	dir, err := os.MkdirTemp(opt.TempDir, "clearway-spill-")
 	if err != nil {
 		return nil, fmt.Errorf("spill: %w", err)
 	}
-	return &spiller{dir: dir, parts: make([]partition, p), budget: opt.MemoryBudget / 2}, nil
+	s := &spiller{
+		dir:      dir,
+		parts:    make([]partition, 1),
+		budget:   opt.MemoryBudget / 2 / memPerRawByte,
+		estimate: total,
+		// Each partition, decoded, must fit in half of the budget (the rest is for the
+		// pipeline downstream and the garbage collector's headroom).
+		per: max(opt.MemoryBudget/2/memPerRawByte, 1<<20),
+	}
+	if total > s.budget {
+		if err := s.toDisk(); err != nil {
+			s.cleanup()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// toDisk switches to P partitions in files, moving rows already held in memory.
+func (s *spiller) toDisk() error {
+	n := int(min(max(2*((s.estimate+s.per-1)/s.per), 16), 4096))
+	old := s.parts[0].mem
+	s.parts = make([]partition, n)
+	s.disk = true
+	// Write buffers share an eighth of the budget.
+	s.bufSize = int(min(max(s.per/16, 4<<10), 256<<10))
+	for i := range s.parts {
+		f, err := os.Create(fmt.Sprintf("%s/part-%04d", s.dir, i))
+		if err != nil {
+			return fmt.Errorf("spill: %w", err)
+		}
+		s.parts[i] = partition{file: f, w: bufio.NewWriterSize(f, s.bufSize)}
+	}
+	for off := 0; off < len(old); {
+		id, n, err := encodedSubject(old[off:])
+		if err != nil {
+			return err
+		}
+		if err := s.write(id, old[off:off+n]); err != nil {
+			return err
+		}
+		off += n
+	}
+	s.inMem = 0
+	return nil
 }
 
 // add encodes ev's source and cells: uvarint file, uvarint line, 95 uvarint cell lengths,
 // then the cell text.
 func (s *spiller) add(ev *record.Event) error {
-	p := &s.parts[hashID(ev.SubjectID)%uint64(len(s.parts))]
 	b := s.scratch[:0]
 	b = binary.AppendUvarint(b, uint64(ev.Src.File))
 	b = binary.AppendUvarint(b, uint64(ev.Src.Line))
-	n := ev.Cells.Len()
-	for i := 0; i < n; i++ {
-		b = binary.AppendUvarint(b, uint64(len(ev.Cells.Cell(i))))
+	prev := uint32(0)
+	for _, end := range ev.Cells.Ends() {
+		b = binary.AppendUvarint(b, uint64(end-prev))
+		prev = end
 	}
-	for i := 0; i < n; i++ {
-		b = append(b, ev.Cells.Cell(i)...)
-	}
+	b = append(b, ev.Cells.Text()...)
 	s.scratch = b
-	p.mem = append(p.mem, b...)
+	if s.disk {
+		return s.write(ev.SubjectID, b)
+	}
+	s.parts[0].mem = append(s.parts[0].mem, b...)
 	s.inMem += int64(len(b))
 	if s.inMem > s.budget {
-		return s.flushAll()
+		// The input is larger than it looked (a pipe, or gzip compressing better than
+		// estimated): regroup it on disk after all.
+		s.estimate = max(s.estimate, 2*s.inMem)
+		return s.toDisk()
 	}
 	return nil
 }
 
-func (s *spiller) flushAll() error {
-	for i := range s.parts {
-		p := &s.parts[i]
-		if len(p.mem) == 0 || (p.file == nil && s.inMem <= s.budget) {
-			continue // small inputs never touch the disk
-		}
-		if p.file == nil {
-			f, err := os.Create(fmt.Sprintf("%s/part-%04d", s.dir, i))
-			if err != nil {
-				return fmt.Errorf("spill: %w", err)
-			}
-			p.file = f
-		}
-		if _, err := p.file.Write(p.mem); err != nil {
-			return fmt.Errorf("spill: %w", err)
-		}
-		p.size += int64(len(p.mem))
-		s.spilled += int64(len(p.mem))
-		s.inMem -= int64(len(p.mem))
-		p.mem = p.mem[:0:0]
+func (s *spiller) write(subjectID string, row []byte) error {
+	p := &s.parts[hashID(subjectID)%uint64(len(s.parts))]
+	if _, err := p.w.Write(row); err != nil {
+		return fmt.Errorf("spill: %w", err)
 	}
+	p.size += int64(len(row))
+	s.spilled += int64(len(row))
 	return nil
 }
 
-// load decodes partition i (disk part first, then memory part: input order is kept).
+// load decodes partition i; rows keep their input order.
 func (s *spiller) load(i int) ([]record.Event, error) {
 	p := &s.parts[i]
-	buf := make([]byte, 0, p.size+int64(len(p.mem)))
-	if p.file != nil {
-		if _, err := p.file.Seek(0, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("spill: %w", err)
-		}
-		r := bufio.NewReaderSize(p.file, 1<<20)
-		var err error
-		buf, err = readAllInto(buf, r)
-		if err != nil {
-			return nil, fmt.Errorf("spill: read %s: %w", p.file.Name(), err)
-		}
-		p.file.Close()
-		os.Remove(p.file.Name())
-		p.file = nil
+	if !s.disk {
+		buf := p.mem
+		p.mem = nil
+		return decodePartition(buf)
 	}
-	buf = append(buf, p.mem...)
-	p.mem = nil
+	if err := p.w.Flush(); err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	buf := make([]byte, p.size)
+	if _, err := p.file.ReadAt(buf, 0); err != nil {
+		return nil, fmt.Errorf("spill: read %s: %w", p.file.Name(), err)
+	}
+	p.file.Close()
+	os.Remove(p.file.Name())
+	p.file, p.w = nil, nil
 	return decodePartition(buf)
-}
-
-func readAllInto(buf []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, 1<<20)
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 var errCorruptSpill = errors.New("spill file is corrupt")
 
-// decodePartition rebuilds events from encoded rows. All cell text of the partition
-// lives in one string and all cell ends in one slab.
-func decodePartition(buf []byte) ([]record.Event, error) {
-	type rowPos struct {
-		src   record.Source
-		start int // offset of the row's lengths in buf
+// encodedSubject returns the SUBJECT_ID of the encoded row at the start of b and the
+// row's encoded length.
+func encodedSubject(b []byte) (string, int, error) {
+	_, n1 := binary.Uvarint(b)
+	if n1 <= 0 {
+		return "", 0, errCorruptSpill
 	}
-	var rows []rowPos
-	var textLen int
+	_, n2 := binary.Uvarint(b[n1:])
+	if n2 <= 0 {
+		return "", 0, errCorruptSpill
+	}
+	off := n1 + n2
+	var idStart, idLen, total int
+	for c := 0; c < NumColumns; c++ {
+		v, n := binary.Uvarint(b[off:])
+		if n <= 0 {
+			return "", 0, errCorruptSpill
+		}
+		off += n
+		if c == ColSubjectID {
+			idStart, idLen = total, int(v)
+		}
+		total += int(v)
+	}
+	if off+total > len(b) {
+		return "", 0, errCorruptSpill
+	}
+	return string(b[off+idStart : off+idStart+idLen]), off + total, nil
+}
+
+// decodePartition rebuilds events from encoded rows. Cells point straight into buf (a
+// row's cell text is contiguous there), and all cell ends share one slab.
+func decodePartition(buf []byte) ([]record.Event, error) {
+	// buf is never written again, so strings can share its bytes.
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	var evs []record.Event
+	var ends []uint32
 	for off := 0; off < len(buf); {
 		file, n1 := binary.Uvarint(buf[off:])
-		line, n2 := binary.Uvarint(buf[off+max(n1, 0):])
-		if n1 <= 0 || n2 <= 0 {
+		if n1 <= 0 {
+			return nil, errCorruptSpill
+		}
+		line, n2 := binary.Uvarint(buf[off+n1:])
+		if n2 <= 0 {
 			return nil, errCorruptSpill
 		}
 		off += n1 + n2
-		rows = append(rows, rowPos{src: record.Source{File: int32(file), Line: int64(line)}, start: off})
-		l := 0
-		for c := 0; c < NumColumns; c++ {
+		if cap(ends)-len(ends) < NumColumns {
+			ends = make([]uint32, 0, 4096*NumColumns)
+		}
+		e := ends[len(ends) : len(ends)+NumColumns]
+		ends = ends[:len(ends)+NumColumns]
+		total := 0
+		for c := range e {
 			v, n := binary.Uvarint(buf[off:])
 			if n <= 0 {
 				return nil, errCorruptSpill
 			}
 			off += n
-			l += int(v)
+			total += int(v)
+			e[c] = uint32(total)
 		}
-		off += l
-		textLen += l
-		if off > len(buf) {
+		if off+total > len(buf) {
 			return nil, errCorruptSpill
 		}
-	}
-	text := make([]byte, 0, textLen)
-	ends := make([]uint32, len(rows)*NumColumns)
-	for i, r := range rows {
-		off := r.start
-		var lens [NumColumns]int
-		for c := range lens {
-			v, n := binary.Uvarint(buf[off:])
-			off += n
-			lens[c] = int(v)
-		}
-		base := len(text)
-		for c, l := range lens {
-			text = append(text, buf[off:off+l]...)
-			off += l
-			ends[i*NumColumns+c] = uint32(len(text) - base)
-		}
-	}
-	// text is never written again, so the string can share its bytes.
-	all := unsafe.String(unsafe.SliceData(text), len(text))
-	evs := make([]record.Event, len(rows))
-	pos := 0
-	for i, r := range rows {
-		e := ends[i*NumColumns : (i+1)*NumColumns]
-		rowLen := int(e[NumColumns-1])
-		cells := record.NewCells(all[pos:pos+rowLen], e)
-		pos += rowLen
-		ev, rej := EventFromCells(r.src, cells)
+		src := record.Source{File: int32(file), Line: int64(line)}
+		ev, rej := EventFromCells(src, record.NewCells(all[off:off+total], e))
 		if rej != nil {
-			return nil, fmt.Errorf("spill: row %d re-validated differently: %s", r.src.Line, rej.Reason)
+			return nil, fmt.Errorf("spill: row %d re-validated differently: %s", src.Line, rej.Reason)
 		}
-		evs[i] = ev
+		evs = append(evs, ev)
+		off += total
 	}
 	return evs, nil
 }

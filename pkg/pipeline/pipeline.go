@@ -75,11 +75,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	files, unreadable, total := openAll(cfg.Files)
 	st.Unreadable = unreadable
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
+	closeAll(files) // opened to check they are readable and to size them
 	cfg.Info.Files = make([]report.InputFile, len(files))
 	for i, f := range files {
 		cfg.Info.Files[i] = report.InputFile{Path: f.Path, Index: f.Index, Size: f.Size()}
@@ -112,7 +108,13 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		if err != nil {
 			return a, err
 		}
-		w, err := runStages(ctx, cfg, files, gopt, group, out)
+		// A File is read once; each attempt opens the inputs afresh.
+		fresh, err := reopen(files)
+		if err != nil {
+			return a, err
+		}
+		defer closeAll(fresh)
+		w, err := runStages(ctx, cfg, fresh, gopt, group, out)
 		a.Group, a.Subjects, a.Evaluated, a.ByDetermination, a.Rejects = w.group, w.subjects, w.evaluated, w.byDet, w.rejects
 		if err != nil {
 			return a, err
@@ -164,6 +166,25 @@ func openAll(paths []string) (files []*doj.File, unreadable []error, total int64
 		total += f.Size()
 	}
 	return files, unreadable, total
+}
+
+func reopen(files []*doj.File) ([]*doj.File, error) {
+	out := make([]*doj.File, 0, len(files))
+	for _, f := range files {
+		g, err := doj.Open(f.Path, f.Index)
+		if err != nil {
+			closeAll(out)
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+func closeAll(files []*doj.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 func newOutput(cfg Config, dir string, files []*doj.File) (report.Output, error) {

@@ -41,6 +41,26 @@ func CellsOf(cells []string) Cells {
 	return Cells{data: string(b), ends: ends}
 }
 
+// Text returns every cell's text concatenated, and Ends each cell's end offset in it
+// (read-only views, for encoders that copy rows without visiting each cell).
+func (c Cells) Text() string { return c.data }
+
+// Ends returns the cells' end offsets into Text. Callers must not modify it.
+func (c Cells) Ends() []uint32 { return c.ends }
+
+// Equal reports whether c and o hold the same cells.
+func (c Cells) Equal(o Cells) bool {
+	if c.data != o.data || len(c.ends) != len(o.ends) {
+		return false
+	}
+	for i := range c.ends {
+		if c.ends[i] != o.ends[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // Len is the number of cells.
 func (c Cells) Len() int { return len(c.ends) }
 
