@@ -55,13 +55,13 @@ type Progress struct {
 
 // Stats summarises a finished run.
 type Stats struct {
-	Group      doj.GroupStats
-	Unreadable []error // inputs that could not be opened; the others still ran
-	Subjects   int64
-	Evaluated  int64 // convictions decided
+	Group           doj.GroupStats
+	Unreadable      []error // inputs that could not be opened; the others still ran
+	Subjects        int64
+	Evaluated       int64 // convictions decided
 	ByDetermination map[string]int64
-	Rejects    int64
-	Duration   time.Duration
+	Rejects         int64
+	Duration        time.Duration
 }
 
 // Run executes the run and writes outputs into cfg.OutDir. It returns an error only when
