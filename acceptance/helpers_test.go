@@ -44,6 +44,13 @@ type run struct {
 // the policy and the compute-at date.
 func runPipeline(t *testing.T, r run) string {
 	t.Helper()
+	out, _ := runPipelineStats(t, r)
+	return out
+}
+
+// runPipelineStats is runPipeline that also returns the run's statistics.
+func runPipelineStats(t *testing.T, r run) (string, pipeline.Stats) {
+	t.Helper()
 	pol, err := policy.LoadFile(r.options)
 	if err != nil {
 		t.Fatalf("load policy: %v", err)
@@ -77,7 +84,7 @@ func runPipeline(t *testing.T, r run) string {
 	if len(st.Unreadable) > 0 {
 		t.Fatalf("unreadable inputs: %v", st.Unreadable)
 	}
-	return out
+	return out, st
 }
 
 // readCSV reads a whole CSV file (all rows must have the header's width).
