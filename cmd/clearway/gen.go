@@ -87,6 +87,9 @@ func writeAtomically(path string, write func(io.Writer) (synth.Stats, error)) (s
 	if err == nil {
 		err = bw.Flush()
 	}
+	if err == nil {
+		err = tmp.Chmod(0o644) // CreateTemp makes 0600; a data file is as readable as any other
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
