@@ -1,9 +1,7 @@
 package report
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"strconv"
@@ -156,8 +154,7 @@ func (g *Gogen) Close(ctx context.Context, st RunStats) error {
 // csvFile is one CSV being written.
 type csvFile struct {
 	p *pendingFile
-	b *bufio.Writer
-	w *csv.Writer
+	w *csvWriter
 }
 
 func newCSVFile(dir, name string) (*csvFile, error) {
@@ -165,9 +162,7 @@ func newCSVFile(dir, name string) (*csvFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := bufio.NewWriterSize(p.f, 1<<20)
-	// csv.NewWriter reuses b (it is already a large enough bufio.Writer).
-	return &csvFile{p: p, b: b, w: csv.NewWriter(b)}, nil
+	return &csvFile{p: p, w: newCSVWriter(p.f)}, nil
 }
 
 func (c *csvFile) write(rec []string) error {
@@ -178,11 +173,7 @@ func (c *csvFile) write(rec []string) error {
 }
 
 func (c *csvFile) commit() error {
-	c.w.Flush()
-	if err := c.w.Error(); err != nil {
-		return fmt.Errorf("write %s: %w", c.p.final, err)
-	}
-	if err := c.b.Flush(); err != nil {
+	if err := c.w.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", c.p.final, err)
 	}
 	return c.p.commit()

@@ -293,6 +293,17 @@ func TestYearsSinceAndDates(t *testing.T) {
 	}
 }
 
+func TestISODateMatchesRecord(t *testing.T) {
+	for d := record.MakeDate(1, 1, 1); d < record.MakeDate(2100, 1, 1); d += 997 {
+		if got, want := isoDate(d), d.String(); got != want {
+			t.Fatalf("isoDate(%d) = %s, want %s", d, got, want)
+		}
+	}
+	if isoDate(record.NoDate) != "" {
+		t.Error("NoDate must format as empty")
+	}
+}
+
 func assertNoPartials(t *testing.T, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)

@@ -105,7 +105,9 @@ type Native struct {
 	rejCSV  *csvFile
 	row     [numDecisionColumns]string
 	rejRow  [len(RejectColumns)]string
-	closed  bool
+	// computeAt is the compute-at date as text, formatted once.
+	computeAt string
+	closed    bool
 }
 
 var _ Output = (*Native)(nil)
@@ -126,7 +128,8 @@ func NewNative(dir string, info RunInfo) (_ *Native, err error) {
 	if info.EngineVersion == "" {
 		info.EngineVersion = eligibility.Version
 	}
-	n := &Native{dir: dir, info: info, sum: NewSummary(info), paths: make(map[int32]string, len(info.Files))}
+	n := &Native{dir: dir, info: info, sum: NewSummary(info), paths: make(map[int32]string, len(info.Files)),
+		computeAt: isoDate(info.ComputeAt)}
 	for _, f := range info.Files {
 		n.paths[f.Index] = f.Path
 	}
@@ -204,6 +207,7 @@ func (n *Native) Subject(r *eligibility.Result) error {
 	gender := strings.TrimSpace(cell(first, doj.ColGender))
 	race := strings.TrimSpace(cell(first, doj.ColRaceDescr))
 	dob := r.Facts.DOB
+	dobText := isoDate(dob)
 
 	for i := range r.Evaluated {
 		c := &r.Evaluated[i]
@@ -218,7 +222,7 @@ func (n *Native) Subject(r *eligibility.Result) error {
 		row[dSubjectID] = r.Subject.ID
 		row[dCII] = cii
 		row[dName] = name
-		row[dDOB] = dob.String()
+		row[dDOB] = dobText
 		row[dGender] = gender
 		row[dRace] = race
 		row[dCounty] = c.County
@@ -227,14 +231,14 @@ func (n *Native) Subject(r *eligibility.Result) error {
 		row[dOffense] = ev.Section
 		row[dSection] = sectionName(c.Section)
 		row[dFelony] = strconv.FormatBool(c.Felony)
-		row[dConvictionDate] = c.Date.String()
+		row[dConvictionDate] = isoDate(c.Date)
 		row[dDetermination] = c.Determination.String()
 		row[dReason] = c.Reason
 		row[dRuleID] = c.RuleID
 		row[dPolicy] = c.Policy
 		row[dPolicyHash] = c.PolicyHash
 		row[dEngineVersion] = n.info.EngineVersion
-		row[dComputeAt] = n.info.ComputeAt.String()
+		row[dComputeAt] = n.computeAt
 		if err := n.decCSV.write(row[:]); err != nil {
 			return err
 		}
@@ -257,6 +261,21 @@ func (n *Native) Subject(r *eligibility.Result) error {
 		}
 	}
 	return nil
+}
+
+// isoDate formats d as YYYY-MM-DD ("" for NoDate) like record.Date.String, without
+// fmt: it runs twice per decision.
+func isoDate(d record.Date) string {
+	if !d.Valid() {
+		return ""
+	}
+	y, m, dd := d.Civil()
+	if y < 0 || y > 9999 {
+		return d.String()
+	}
+	b := [10]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + m/10), byte('0' + m%10), '-', byte('0' + dd/10), byte('0' + dd%10)}
+	return string(b[:])
 }
 
 func appendDate(b *array.Date32Builder, d record.Date) {

@@ -28,6 +28,7 @@ type Summary struct {
 	// Derived from Run.ComputeAt by init; not serialised.
 	computeAt record.Date
 	last7     record.Date // compute-at minus 7 years: the "last 7 years" window start
+	earliest  record.Date // Gogen.EarliestConviction as a date (NoDate when unset)
 }
 
 // RunSummary is a run's provenance.
@@ -293,6 +294,10 @@ func (s *Summary) init() {
 		s.computeAt = d
 	}
 	s.last7 = s.computeAt.AddYears(-7)
+	s.earliest = record.NoDate
+	if d, err := record.ParseISO(s.Gogen.EarliestConviction); err == nil {
+		s.earliest = d
+	}
 }
 
 // UnmarshalJSON decodes a summary and restores the state Add needs, so a loaded
@@ -386,10 +391,9 @@ func (s *Summary) addGogen(c *eligibility.Conviction) {
 	} else {
 		g.Prop64NonFelonyConvictionsCountInCounty++
 	}
-	if c.Date.Valid() {
-		if d := c.Date.String(); g.EarliestConviction == "" || d < g.EarliestConviction {
-			g.EarliestConviction = d
-		}
+	if c.Date.Valid() && (!s.earliest.Valid() || c.Date < s.earliest) {
+		s.earliest = c.Date
+		g.EarliestConviction = isoDate(c.Date)
 	}
 	switch c.Determination {
 	case eligibility.Dismiss:
