@@ -52,7 +52,7 @@ func (p *progress) update(u pipeline.Progress) {
 			p.newBar(u)
 		}
 		if u.Phase == "regroup" {
-			p.bar.Set(u.PartitionsDone)
+			p.bar.Set64(u.RegroupDone)
 		} else {
 			p.bar.Set64(u.Bytes)
 		}
@@ -79,7 +79,7 @@ func (p *progress) newBar(u pipeline.Progress) {
 		progressbar.OptionThrottle(100 * time.Millisecond), progressbar.OptionClearOnFinish(),
 	}
 	if u.Phase == "regroup" {
-		total = int64(u.Partitions)
+		total = u.RegroupTotal
 	} else {
 		opts = append(opts, progressbar.OptionShowBytes(true))
 	}
@@ -93,7 +93,7 @@ func (p *progress) rate(u pipeline.Progress) float64 {
 func (p *progress) describe(u pipeline.Progress) string {
 	switch u.Phase {
 	case "regroup":
-		return fmt.Sprintf("regrouping unsorted input (%d/%d parts)", u.PartitionsDone, u.Partitions)
+		return fmt.Sprintf("regrouping unsorted input: %s of %s rows", thousands(u.RegroupDone), thousands(u.RegroupTotal))
 	case "write":
 		return "writing outputs"
 	}
@@ -103,7 +103,7 @@ func (p *progress) describe(u pipeline.Progress) string {
 func (p *progress) line(u pipeline.Progress) string {
 	switch u.Phase {
 	case "regroup":
-		return fmt.Sprintf("regrouping unsorted input: part %d of %d", u.PartitionsDone, u.Partitions)
+		return fmt.Sprintf("regrouping unsorted input: %s of %s rows", thousands(u.RegroupDone), thousands(u.RegroupTotal))
 	case "write":
 		return "writing outputs"
 	}

@@ -39,11 +39,11 @@ type GroupOptions struct {
 
 // GroupProgress reports how far grouping has come.
 type GroupProgress struct {
-	Phase string // "read" (streaming or spilling), "regroup" (reading spilled partitions)
+	Phase string // "read" (streaming or spilling), "regroup" (merging sorted runs)
 	Rows  int64  // data rows read so far (accepted + quarantined)
 	Bytes int64  // input bytes consumed so far (compressed size for .gz)
-	// Partitions done / total in the regroup phase.
-	PartitionsDone, Partitions int
+	// Rows regrouped so far / to regroup, in the regroup phase.
+	RegroupDone, RegroupTotal int64
 }
 
 // GroupStats counts what grouping saw.

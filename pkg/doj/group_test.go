@@ -141,7 +141,7 @@ func TestGroupNotContiguousFallsBackToSpill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"100: 0:1 0:3", "200: 0:2"}; !slices.Equal(sorted(c.subjects), want) {
+	if want := []string{"100: 0:1 0:3", "200: 0:2"}; !slices.Equal(c.subjects, want) {
 		t.Errorf("subjects = %q, want %q", c.subjects, want)
 	}
 	if st.Mode != "spill" || st.Spilled != 0 {
@@ -231,8 +231,11 @@ func TestSpillToDiskMatchesMemory(t *testing.T) {
 	if st.Spilled == 0 {
 		t.Fatal("expected rows to spill to disk")
 	}
-	if len(mem.subjects) != 1000 || !slices.Equal(sorted(mem.subjects), sorted(disk.subjects)) {
+	if len(mem.subjects) != 1000 || !slices.Equal(mem.subjects, disk.subjects) {
 		t.Errorf("disk spill differs from memory: %d vs %d subjects", len(disk.subjects), len(mem.subjects))
+	}
+	if !slices.IsSorted(mem.subjects) {
+		t.Error("spill mode must emit subjects in SUBJECT_ID order")
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("spill folder not cleaned up: %v", ents)
@@ -246,9 +249,9 @@ func TestSpillToDiskMatchesMemory(t *testing.T) {
 	}
 }
 
-// TestSpillMovesToDiskWhenInputIsLargerThanItLooked: gzip input compresses far better
-// than the estimate, so the spiller starts in memory and must move to disk midway.
-func TestSpillMovesToDiskWhenInputIsLargerThanItLooked(t *testing.T) {
+// TestSpillGzipInputInSeveralRuns: compressed input regrouped through several run files
+// gives the same subjects, in the same order, as the plain file regrouped in memory.
+func TestSpillGzipInputInSeveralRuns(t *testing.T) {
 	dir := t.TempDir()
 	var b strings.Builder
 	for i := range 4000 {
@@ -273,16 +276,21 @@ func TestSpillMovesToDiskWhenInputIsLargerThanItLooked(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.Spilled == 0 {
-		t.Fatalf("expected the spiller to move to disk (compressed %d bytes, plain %d)", z.Len(), b.Len())
+		t.Fatalf("expected run files (compressed %d bytes, plain %d)", z.Len(), b.Len())
 	}
-	if !slices.Equal(sorted(got.subjects), sorted(want.subjects)) {
-		t.Error("subjects differ after moving to disk")
+	if !slices.Equal(got.subjects, want.subjects) {
+		t.Error("subjects differ between the in-memory sort and the run merge")
 	}
 }
 
-func TestDecodePartitionRejectsCorruptData(t *testing.T) {
-	if _, err := decodePartition([]byte{0x01, 0x02, 0xff}); err == nil {
-		t.Fatal("corrupt spill data decoded without error")
+func TestCorruptSpillRowsAreErrors(t *testing.T) {
+	for _, row := range []string{"", "\x01", "\x01\x02\xff", "\x01\x02" + strings.Repeat("\x01", NumColumns)} {
+		if _, err := (&subjectCutter{}).decode(row); err == nil {
+			t.Errorf("corrupt row %q decoded without error", row)
+		}
+		if _, _, err := encodedID([]byte(row)); err == nil {
+			t.Errorf("corrupt row %q: SUBJECT_ID found", row)
+		}
 	}
 }
 

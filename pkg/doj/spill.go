@@ -2,6 +2,8 @@ package doj
 
 import (
 	"bufio"
+	"bytes"
+	"container/heap"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,36 +11,34 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/clearway/clearway/pkg/record"
 )
 
-// Spill mode: the first pass scans every file and keeps each accepted row, encoded, in
-// memory when the whole input fits the budget, and otherwise in one of P temporary files
-// chosen by a stable hash of its SUBJECT_ID (P sized so that one partition, decoded, fits
-// in half the budget). If an input turns out larger than its size suggested (gzip, pipes),
-// the rows held so far move to the files. The second pass loads one partition at a time,
-// groups its rows by subject and emits the subjects in SUBJECT_ID order. Output order is
-// therefore (partition, subject): the same for the same input and budget.
+// Spill mode is an external merge sort by SUBJECT_ID. The first pass scans every file
+// and appends each accepted row, encoded, to a run buffer; when the buffer reaches its
+// share of the budget it is sorted by (SUBJECT_ID, arrival order) and written to a
+// temporary run file. The second pass merges the runs (or, when everything fit in one
+// buffer, just sorts it) and cuts the merged stream into subjects. Subjects therefore come
+// out in SUBJECT_ID byte order with each subject's rows in input order — exactly what
+// streaming a sorted input gives — whatever the input's order or the memory budget.
 
-// memPerRawByte estimates how many bytes of memory one byte of a spilled row takes once
-// it is decoded into an Event (cell text, cell offsets, the Event itself).
-const memPerRawByte = 3
-
-// estimatedRatio guesses how much a gzip-compressed DOJ extract expands.
-const estimatedRatio = 6
+// runShare is the fraction of the memory budget the run buffer may fill; the rest is
+// for the sort index, the pipeline downstream and the garbage collector's headroom.
+const runShare = 3
 
 // GroupSpill groups any input, grouped or not, within opt.MemoryBudget.
 func GroupSpill(ctx context.Context, files []*File, opt GroupOptions, sink GroupSink) (GroupStats, error) {
 	opt = opt.withDefaults()
 	st := newStats("spill", len(files))
-	sp, err := newSpiller(files, opt)
+	dir, err := os.MkdirTemp(opt.TempDir, "clearway-spill-")
 	if err != nil {
-		return st, err
+		return st, fmt.Errorf("spill: %w", err)
 	}
-	defer sp.cleanup()
+	defer os.RemoveAll(dir)
+	srt := &sorter{dir: dir, limit: max(opt.MemoryBudget/runShare, 64<<10)}
+	defer srt.closeRuns()
 	out := newEmitter(opt, sink, &st)
 
 	var rows, bytes int64
@@ -59,7 +59,7 @@ func GroupSpill(ctx context.Context, files []*File, opt GroupOptions, sink Group
 				out.reject(r)
 			}
 			for i := range b.Events {
-				if err := sp.add(&b.Events[i]); err != nil {
+				if err := srt.add(&b.Events[i]); err != nil {
 					sc.Close()
 					return st, err
 				}
@@ -79,216 +79,319 @@ func GroupSpill(ctx context.Context, files []*File, opt GroupOptions, sink Group
 		st.HasHeader[f.Index] = f.HasHeader()
 		bytes += f.Size()
 	}
-	st.Spilled = sp.spilled
-	for p := range sp.parts {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		evs, err := sp.load(p)
-		if err != nil {
-			return st, err
-		}
-		if err := emitPartition(evs, out); err != nil {
-			return st, err
-		}
+	progress := func(done int64) {
 		if opt.Progress != nil {
-			opt.Progress(GroupProgress{Phase: "regroup", Rows: rows, Bytes: bytes, PartitionsDone: p + 1, Partitions: len(sp.parts)})
+			opt.Progress(GroupProgress{Phase: "regroup", Rows: rows, Bytes: bytes, RegroupDone: done, RegroupTotal: srt.total})
 		}
+	}
+	err = srt.merge(ctx, out, progress)
+	st.Spilled = srt.spilled
+	if err != nil {
+		return st, err
 	}
 	return st, out.flush()
 }
 
-// emitPartition groups one partition's rows (in input order) into subjects, sorted by
-// SUBJECT_ID; a subject's rows stay in input order.
-func emitPartition(evs []record.Event, out *emitter) error {
-	idx := make([]int32, len(evs))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	// Ties broken by position keep a subject's rows in input order (cheaper than a
-	// stable sort).
-	slices.SortFunc(idx, func(a, b int32) int {
-		if c := strings.Compare(evs[a].SubjectID, evs[b].SubjectID); c != 0 {
-			return c
-		}
-		return int(a - b)
-	})
-	for i := 0; i < len(idx); {
-		j := i + 1
-		for j < len(idx) && evs[idx[j]].SubjectID == evs[idx[i]].SubjectID {
-			j++
-		}
-		s := &record.Subject{ID: evs[idx[i]].SubjectID, Events: make([]record.Event, 0, j-i)}
-		for _, k := range idx[i:j] {
-			s.Events = append(s.Events, evs[k])
-		}
-		if err := out.subject(s); err != nil {
-			return err
-		}
-		i = j
-	}
-	return nil
+// sortRow locates one encoded row in the run buffer and its SUBJECT_ID within it.
+type sortRow struct {
+	off, n       int
+	idOff, idLen int
 }
 
-type partition struct {
-	mem  []byte        // encoded rows (memory mode)
-	file *os.File      // disk mode
-	w    *bufio.Writer // disk mode
-	size int64         // bytes written to file
+type sorter struct {
+	dir     string
+	limit   int64 // bytes of encoded rows per run
+	buf     []byte
+	rows    []sortRow
+	runs    []*runReader
+	total   int64 // rows added
+	spilled int64
 }
 
-// spiller keeps encoded rows in one in-memory partition while the input looks small
-// enough to regroup in memory, and otherwise in P hash partitions on disk.
-type spiller struct {
-	dir      string
-	parts    []partition
-	disk     bool
-	inMem    int64
-	budget   int64 // bytes of encoded rows the memory mode may hold
-	estimate int64 // estimated bytes of input
-	spilled  int64
-	bufSize  int
-	per      int64 // target bytes per disk partition
-	scratch  []byte
-}
-
-func newSpiller(files []*File, opt GroupOptions) (*spiller, error) {
-	var total int64
-	for _, f := range files {
-		n := f.Size()
-		if strings.HasSuffix(f.Path, ".gz") {
-			n *= estimatedRatio
-		}
-		total += n
-	}
-	dir, err := os.MkdirTemp(opt.TempDir, "clearway-spill-")
-	if err != nil {
-		return nil, fmt.Errorf("spill: %w", err)
-	}
-	s := &spiller{
-		dir:      dir,
-		parts:    make([]partition, 1),
-		budget:   opt.MemoryBudget / 2 / memPerRawByte,
-		estimate: total,
-		// Each partition, decoded, must fit in half of the budget (the rest is for the
-		// pipeline downstream and the garbage collector's headroom).
-		per: max(opt.MemoryBudget/2/memPerRawByte, 1<<20),
-	}
-	if total > s.budget {
-		if err := s.toDisk(); err != nil {
-			s.cleanup()
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
-// toDisk switches to P partitions in files, moving rows already held in memory.
-func (s *spiller) toDisk() error {
-	n := int(min(max(2*((s.estimate+s.per-1)/s.per), 16), 4096))
-	old := s.parts[0].mem
-	s.parts = make([]partition, n)
-	s.disk = true
-	// Write buffers share an eighth of the budget.
-	s.bufSize = int(min(max(s.per/16, 4<<10), 256<<10))
-	for i := range s.parts {
-		f, err := os.Create(fmt.Sprintf("%s/part-%04d", s.dir, i))
-		if err != nil {
-			return fmt.Errorf("spill: %w", err)
-		}
-		s.parts[i] = partition{file: f, w: bufio.NewWriterSize(f, s.bufSize)}
-	}
-	for off := 0; off < len(old); {
-		id, n, err := encodedSubject(old[off:])
-		if err != nil {
-			return err
-		}
-		if err := s.write(id, old[off:off+n]); err != nil {
-			return err
-		}
-		off += n
-	}
-	s.inMem = 0
-	return nil
-}
-
-// add encodes ev's source and cells: uvarint file, uvarint line, 95 uvarint cell lengths,
-// then the cell text.
-func (s *spiller) add(ev *record.Event) error {
-	b := s.scratch[:0]
-	b = binary.AppendUvarint(b, uint64(ev.Src.File))
+// add encodes ev's source and cells (uvarint file, uvarint line, 95 uvarint cell
+// lengths, then the cell text) into the run buffer.
+func (s *sorter) add(ev *record.Event) error {
+	off := len(s.buf)
+	b := binary.AppendUvarint(s.buf, uint64(ev.Src.File))
 	b = binary.AppendUvarint(b, uint64(ev.Src.Line))
+	ends := ev.Cells.Ends()
 	prev := uint32(0)
-	for _, end := range ev.Cells.Ends() {
+	for _, end := range ends {
 		b = binary.AppendUvarint(b, uint64(end-prev))
 		prev = end
 	}
+	text := len(b)
 	b = append(b, ev.Cells.Text()...)
-	s.scratch = b
-	if s.disk {
-		return s.write(ev.SubjectID, b)
+	s.buf = b
+	idStart := 0
+	if ColSubjectID > 0 {
+		idStart = int(ends[ColSubjectID-1])
 	}
-	s.parts[0].mem = append(s.parts[0].mem, b...)
-	s.inMem += int64(len(b))
-	if s.inMem > s.budget {
-		// The input is larger than it looked (a pipe, or gzip compressing better than
-		// estimated): regroup it on disk after all.
-		s.estimate = max(s.estimate, 2*s.inMem)
-		return s.toDisk()
+	s.rows = append(s.rows, sortRow{off: off, n: len(b) - off, idOff: text + idStart, idLen: int(ends[ColSubjectID]) - idStart})
+	s.total++
+	if int64(len(s.buf)) >= s.limit {
+		return s.spillRun()
 	}
 	return nil
 }
 
-func (s *spiller) write(subjectID string, row []byte) error {
-	p := &s.parts[hashID(subjectID)%uint64(len(s.parts))]
-	if _, err := p.w.Write(row); err != nil {
+func (s *sorter) id(r sortRow) []byte { return s.buf[r.idOff : r.idOff+r.idLen] }
+
+// sortRows orders the buffer's rows by SUBJECT_ID, then arrival (= input order).
+func (s *sorter) sortRows() {
+	slices.SortFunc(s.rows, func(a, b sortRow) int {
+		if c := bytes.Compare(s.id(a), s.id(b)); c != 0 {
+			return c
+		}
+		return a.off - b.off
+	})
+}
+
+// spillRun writes the sorted buffer to a run file, each row prefixed by its length.
+func (s *sorter) spillRun() error {
+	if len(s.rows) == 0 {
+		return nil
+	}
+	s.sortRows()
+	f, err := os.Create(fmt.Sprintf("%s/run-%05d", s.dir, len(s.runs)))
+	if err != nil {
 		return fmt.Errorf("spill: %w", err)
 	}
-	p.size += int64(len(row))
-	s.spilled += int64(len(row))
+	w := bufio.NewWriterSize(f, 256<<10)
+	var lenBuf [binary.MaxVarintLen64]byte
+	for _, r := range s.rows {
+		n := binary.PutUvarint(lenBuf[:], uint64(r.n))
+		w.Write(lenBuf[:n])
+		w.Write(s.buf[r.off : r.off+r.n])
+		s.spilled += int64(n + r.n)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("spill: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return fmt.Errorf("spill: %w", err)
+	}
+	s.runs = append(s.runs, &runReader{f: f, r: bufio.NewReaderSize(f, 64<<10), index: len(s.runs)})
+	s.buf, s.rows = s.buf[:0], s.rows[:0]
 	return nil
 }
 
-// load decodes partition i; rows keep their input order.
-func (s *spiller) load(i int) ([]record.Event, error) {
-	p := &s.parts[i]
-	if !s.disk {
-		buf := p.mem
-		p.mem = nil
-		return decodePartition(buf)
+func (s *sorter) closeRuns() {
+	for _, r := range s.runs {
+		r.f.Close()
 	}
-	if err := p.w.Flush(); err != nil {
-		return nil, fmt.Errorf("spill: %w", err)
+}
+
+// merge emits every subject in SUBJECT_ID order.
+func (s *sorter) merge(ctx context.Context, out *emitter, progress func(int64)) error {
+	var g subjectCutter
+	g.out = out
+	if len(s.runs) == 0 {
+		// Everything fit in memory: sort and cut, with cells pointing into the buffer.
+		s.sortRows()
+		all := unsafe.String(unsafe.SliceData(s.buf), len(s.buf)) // s.buf is not written again
+		var done int64
+		for _, r := range s.rows {
+			if err := g.add(all[r.off:r.off+r.n], s.buf[r.idOff:r.idOff+r.idLen]); err != nil {
+				return err
+			}
+			if done++; done%65536 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				progress(done)
+			}
+		}
+		progress(done)
+		return g.flush()
 	}
-	buf := make([]byte, p.size)
-	if _, err := p.file.ReadAt(buf, 0); err != nil {
-		return nil, fmt.Errorf("spill: read %s: %w", p.file.Name(), err)
+	if err := s.spillRun(); err != nil {
+		return err
 	}
-	p.file.Close()
-	os.Remove(p.file.Name())
-	p.file, p.w = nil, nil
-	return decodePartition(buf)
+	s.buf, s.rows = nil, nil
+	h := make(runHeap, 0, len(s.runs))
+	for _, r := range s.runs {
+		ok, err := r.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			h = append(h, r)
+		}
+	}
+	heap.Init(&h)
+	var done int64
+	for len(h) > 0 {
+		r := h[0]
+		if err := g.add(r.row, r.id()); err != nil {
+			return err
+		}
+		ok, err := r.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(&h, 0)
+		} else {
+			heap.Pop(&h)
+		}
+		if done++; done%65536 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			progress(done)
+		}
+	}
+	progress(done)
+	return g.flush()
+}
+
+// subjectCutter turns the merged, sorted row stream into subjects.
+type subjectCutter struct {
+	out  *emitter
+	cur  *record.Subject
+	ends []uint32 // slab for cell ends
+}
+
+// add takes one encoded row (a string that stays valid) and its SUBJECT_ID bytes.
+func (g *subjectCutter) add(row string, id []byte) error {
+	if g.cur != nil && g.cur.ID != string(id) {
+		if err := g.flush(); err != nil {
+			return err
+		}
+	}
+	ev, err := g.decode(row)
+	if err != nil {
+		return err
+	}
+	if g.cur == nil {
+		g.cur = &record.Subject{ID: ev.SubjectID}
+	}
+	g.cur.Events = append(g.cur.Events, ev)
+	return nil
+}
+
+func (g *subjectCutter) flush() error {
+	if g.cur == nil {
+		return nil
+	}
+	s := g.cur
+	g.cur = nil
+	return g.out.subject(s)
+}
+
+// decode rebuilds an event from an encoded row without copying its text.
+func (g *subjectCutter) decode(row string) (record.Event, error) {
+	file, n1 := uvarintString(row)
+	if n1 <= 0 {
+		return record.Event{}, errCorruptSpill
+	}
+	line, n2 := uvarintString(row[n1:])
+	if n2 <= 0 {
+		return record.Event{}, errCorruptSpill
+	}
+	off := n1 + n2
+	if cap(g.ends)-len(g.ends) < NumColumns {
+		g.ends = make([]uint32, 0, 4096*NumColumns)
+	}
+	e := g.ends[len(g.ends) : len(g.ends)+NumColumns]
+	g.ends = g.ends[:len(g.ends)+NumColumns]
+	total := 0
+	for c := range e {
+		v, n := uvarintString(row[off:])
+		if n <= 0 {
+			return record.Event{}, errCorruptSpill
+		}
+		off += n
+		total += int(v)
+		e[c] = uint32(total)
+	}
+	if off+total != len(row) {
+		return record.Event{}, errCorruptSpill
+	}
+	src := record.Source{File: int32(file), Line: int64(line)}
+	ev, rej := EventFromCells(src, record.NewCells(row[off:], e))
+	if rej != nil {
+		return record.Event{}, fmt.Errorf("spill: row %d re-validated differently: %s", src.Line, rej.Reason)
+	}
+	return ev, nil
+}
+
+// uvarintString is binary.Uvarint over a string.
+func uvarintString(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		b := s[i]
+		if b < 0x80 {
+			return x | uint64(b)<<shift, i + 1
+		}
+		x |= uint64(b&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
 }
 
 var errCorruptSpill = errors.New("spill file is corrupt")
 
-// encodedSubject returns the SUBJECT_ID of the encoded row at the start of b and the
-// row's encoded length.
-func encodedSubject(b []byte) (string, int, error) {
+// runReader reads one sorted run file. Rows are read into arena blocks that are never
+// reused, so a row (and events decoded from it) stays valid after the reader moves on.
+type runReader struct {
+	f     *os.File
+	r     *bufio.Reader
+	index int
+	arena []byte
+	row   string
+	idOff int
+	idLen int
+}
+
+func (r *runReader) id() []byte {
+	return unsafe.Slice(unsafe.StringData(r.row[r.idOff:]), r.idLen)
+}
+
+func (r *runReader) next() (bool, error) {
+	n, err := binary.ReadUvarint(r.r)
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("spill: read %s: %w", r.f.Name(), err)
+	}
+	if n > 64<<20 {
+		return false, errCorruptSpill
+	}
+	if cap(r.arena)-len(r.arena) < int(n) {
+		r.arena = make([]byte, 0, max(int(n), 256<<10))
+	}
+	b := r.arena[len(r.arena) : len(r.arena)+int(n)]
+	if _, err := io.ReadFull(r.r, b); err != nil {
+		return false, fmt.Errorf("spill: read %s: %w", r.f.Name(), err)
+	}
+	r.arena = r.arena[:len(r.arena)+int(n)]
+	r.row = unsafe.String(unsafe.SliceData(b), len(b)) // b is never written again
+	r.idOff, r.idLen, err = encodedID(b)
+	return true, err
+}
+
+// encodedID finds the SUBJECT_ID inside an encoded row.
+func encodedID(b []byte) (int, int, error) {
 	_, n1 := binary.Uvarint(b)
 	if n1 <= 0 {
-		return "", 0, errCorruptSpill
+		return 0, 0, errCorruptSpill
 	}
 	_, n2 := binary.Uvarint(b[n1:])
 	if n2 <= 0 {
-		return "", 0, errCorruptSpill
+		return 0, 0, errCorruptSpill
 	}
 	off := n1 + n2
-	var idStart, idLen, total int
+	idStart, idLen, total := 0, 0, 0
 	for c := 0; c < NumColumns; c++ {
 		v, n := binary.Uvarint(b[off:])
 		if n <= 0 {
-			return "", 0, errCorruptSpill
+			return 0, 0, errCorruptSpill
 		}
 		off += n
 		if c == ColSubjectID {
@@ -296,63 +399,28 @@ func encodedSubject(b []byte) (string, int, error) {
 		}
 		total += int(v)
 	}
-	if off+total > len(b) {
-		return "", 0, errCorruptSpill
+	if off+total != len(b) {
+		return 0, 0, errCorruptSpill
 	}
-	return string(b[off+idStart : off+idStart+idLen]), off + total, nil
+	return off + idStart, idLen, nil
 }
 
-// decodePartition rebuilds events from encoded rows. Cells point straight into buf (a
-// row's cell text is contiguous there), and all cell ends share one slab.
-func decodePartition(buf []byte) ([]record.Event, error) {
-	// buf is never written again, so strings can share its bytes.
-	all := unsafe.String(unsafe.SliceData(buf), len(buf))
-	var evs []record.Event
-	var ends []uint32
-	for off := 0; off < len(buf); {
-		file, n1 := binary.Uvarint(buf[off:])
-		if n1 <= 0 {
-			return nil, errCorruptSpill
-		}
-		line, n2 := binary.Uvarint(buf[off+n1:])
-		if n2 <= 0 {
-			return nil, errCorruptSpill
-		}
-		off += n1 + n2
-		if cap(ends)-len(ends) < NumColumns {
-			ends = make([]uint32, 0, 4096*NumColumns)
-		}
-		e := ends[len(ends) : len(ends)+NumColumns]
-		ends = ends[:len(ends)+NumColumns]
-		total := 0
-		for c := range e {
-			v, n := binary.Uvarint(buf[off:])
-			if n <= 0 {
-				return nil, errCorruptSpill
-			}
-			off += n
-			total += int(v)
-			e[c] = uint32(total)
-		}
-		if off+total > len(buf) {
-			return nil, errCorruptSpill
-		}
-		src := record.Source{File: int32(file), Line: int64(line)}
-		ev, rej := EventFromCells(src, record.NewCells(all[off:off+total], e))
-		if rej != nil {
-			return nil, fmt.Errorf("spill: row %d re-validated differently: %s", src.Line, rej.Reason)
-		}
-		evs = append(evs, ev)
-		off += total
-	}
-	return evs, nil
-}
+// runHeap orders run readers by their current row's SUBJECT_ID, then by run index
+// (earlier runs hold earlier input rows).
+type runHeap []*runReader
 
-func (s *spiller) cleanup() {
-	for i := range s.parts {
-		if f := s.parts[i].file; f != nil {
-			f.Close()
-		}
+func (h runHeap) Len() int { return len(h) }
+func (h runHeap) Less(i, j int) bool {
+	if c := bytes.Compare(h[i].id(), h[j].id()); c != 0 {
+		return c < 0
 	}
-	os.RemoveAll(s.dir)
+	return h[i].index < h[j].index
+}
+func (h runHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)   { *h = append(*h, x.(*runReader)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	r := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return r
 }

@@ -49,8 +49,8 @@ type Progress struct {
 	Rows       int64  // data rows read
 	Bytes      int64  // input bytes read
 	TotalBytes int64  // input bytes in all readable files
-	// Partitions done/total while regrouping spilled input.
-	PartitionsDone, Partitions int
+	// Rows regrouped so far / to regroup, while regrouping unsorted input.
+	RegroupDone, RegroupTotal int64
 }
 
 // Stats summarises a finished run.
@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Progress != nil {
 		gopt.Progress = func(p doj.GroupProgress) {
 			cfg.Progress(Progress{Phase: p.Phase, Rows: p.Rows, Bytes: p.Bytes, TotalBytes: total,
-				PartitionsDone: p.PartitionsDone, Partitions: p.Partitions})
+				RegroupDone: p.RegroupDone, RegroupTotal: p.RegroupTotal})
 		}
 	}
 
