@@ -111,6 +111,10 @@ type sorter struct {
 // add encodes ev's source and cells (uvarint file, uvarint line, 95 uvarint cell
 // lengths, then the cell text) into the run buffer.
 func (s *sorter) add(ev *record.Event) error {
+	if s.buf == nil {
+		// One allocation for the whole run buffer: growing it by doubling would copy it.
+		s.buf = make([]byte, 0, s.limit+64<<10)
+	}
 	off := len(s.buf)
 	b := binary.AppendUvarint(s.buf, uint64(ev.Src.File))
 	b = binary.AppendUvarint(b, uint64(ev.Src.Line))
