@@ -195,7 +195,7 @@ func newPage(s *Summary) *page {
 		p.Files = append(p.Files, fileRow{Path: f.Path, Size: fmtBytes(f.Size), Rows: fmtInt(f.Rows), Rejects: fmtInt(f.Rejects), Header: h})
 	}
 	for _, pol := range s.Run.Policies {
-		county := pol.County
+		county := titleCase(pol.County)
 		if pol.Default {
 			county = "All other counties"
 		}

@@ -82,8 +82,12 @@ func createPending(dir, name string) (*pendingFile, error) {
 	return &pendingFile{f: f, final: filepath.Join(dir, name)}, nil
 }
 
-// commit closes the file and moves it to its final name.
+// commit closes the file and moves it to its final name. os.CreateTemp made it 0600;
+// a finished output gets the mode os.Create gives under the usual umask.
 func (p *pendingFile) commit() error {
+	if err := p.f.Chmod(0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", p.final, err)
+	}
 	if err := p.f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", p.final, err)
 	}
