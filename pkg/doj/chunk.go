@@ -19,6 +19,9 @@ const headerPrefix = "RECORD_ID"
 
 const reasonTooLong = "row longer than 1 MiB"
 
+// skipRead is the read size while discarding the rest of a line, whatever the chunk size.
+const skipRead = 64 << 10
+
 // cutter is the reader goroutine's state: it reads the input and cuts it into chunks of
 // whole rows.
 type cutter struct {
@@ -52,7 +55,10 @@ func (c *cutter) next(j *job) {
 
 // cutChunk appends rows to rows until the chunk is full or the input ends.
 func (c *cutter) cutChunk(data []byte, rows []rowSpan) ([]byte, []rowSpan) {
-	data = c.fill(data, c.chunk)
+	// Bytes already read past the last chunk all go into this one: carrying a large rest
+	// from chunk to chunk (after a long row grew the buffer) would copy it once per row.
+	target := max(c.chunk, len(data))
+	data = c.fill(data, target)
 	pos := 0
 	if !c.started {
 		c.started = true
@@ -75,10 +81,10 @@ func (c *cutter) cutChunk(data []byte, rows []rowSpan) ([]byte, []rowSpan) {
 			if c.eof || c.err != nil || len(rows) > 0 {
 				return data, rows // any rest of the skipped line is not carried
 			}
-			data, pos = c.fill(data[:0], c.chunk), 0
+			data, pos = c.fill(data[:0], max(c.chunk, skipRead)), 0
 			continue
 		}
-		if len(rows) > 0 && pos >= c.chunk {
+		if len(rows) > 0 && pos >= target {
 			break
 		}
 		b := data[pos:]
@@ -171,7 +177,9 @@ type outcome struct {
 // string and builds Events whose strings are substrings of it. The split is done first so
 // that no byte of the buffer changes after the string exists.
 func (p *parser) batch(f *File, j *job) *Batch {
-	text := make([]byte, len(j.data)+8) // cell text never exceeds the row bytes; +8 for word stores
+	// Cell text never exceeds the rows' bytes; +8 for the splitter's whole-word stores.
+	first, last := j.rows[0], j.rows[len(j.rows)-1]
+	text := make([]byte, int(last.end-first.start)+8)
 	slab := make([]uint32, len(j.rows)*NumColumns)
 	p.outcomes = p.outcomes[:0]
 	w, slots := 0, 0

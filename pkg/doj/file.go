@@ -65,7 +65,7 @@ func newFile(path string, index int32, r io.Reader, size int64) (*File, error) {
 	if string(magic) == gzipMagic {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: gzip: %w", path, err)
+			return nil, fmt.Errorf("read %s: %w", path, err) // "gzip: invalid header"
 		}
 		df.gz = zr
 		df.src = zr
