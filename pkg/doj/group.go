@@ -9,9 +9,9 @@ import (
 	"github.com/clearway/clearway/pkg/record"
 )
 
-// ErrNotGrouped reports that streaming grouping is impossible: a single input file whose
-// subjects' rows are not contiguous, or several files that are not each sorted by
-// SUBJECT_ID. Group never returns it: it falls back to spilling. GroupStreaming does.
+// ErrNotGrouped reports that streaming grouping is impossible: an input file that is not
+// sorted by SUBJECT_ID (byte order). Group never returns it: it falls back to spilling.
+// GroupStreaming does.
 var ErrNotGrouped = errors.New("input is not grouped by SUBJECT_ID")
 
 // GroupSink receives what the grouper produces, always from one goroutine.
@@ -88,18 +88,16 @@ func Group(ctx context.Context, files []*File, opt GroupOptions, sink GroupSink,
 // Files are identified by File.Index, which must equal their position in files.
 
 // GroupStreaming merges the files' row streams, emitting each subject as soon as its
-// rows are complete. It needs each file sorted by SUBJECT_ID (byte order) when there are
-// several files, or a single file with each subject's rows contiguous; otherwise it
-// returns ErrNotGrouped, possibly after emitting some subjects.
+// rows are complete. It needs every file sorted by SUBJECT_ID (byte order) — even a single
+// file whose subjects are merely contiguous is refused, so that every mode emits subjects
+// in the same order; otherwise it returns ErrNotGrouped, possibly after emitting some
+// subjects.
 func GroupStreaming(ctx context.Context, files []*File, opt GroupOptions, sink GroupSink) (GroupStats, error) {
 	opt = opt.withDefaults()
 	st := newStats("streaming", len(files))
 	cs := make([]*cursor, len(files))
 	for i, f := range files {
 		cs[i] = &cursor{f: f, sc: f.Scan(ctx, opt.Scan)}
-		if len(files) == 1 {
-			cs[i].seen = make(map[uint64]struct{})
-		}
 	}
 	defer func() {
 		for _, c := range cs {
@@ -162,8 +160,7 @@ type cursor struct {
 	ei, ri int
 	done   bool
 	offset int64
-	last   string              // last subject collected from this file
-	seen   map[uint64]struct{} // single-file mode: hashes of subjects already collected
+	last   string // last subject collected from this file
 }
 
 // fill makes sure the cursor has an unread item or is done.
@@ -246,14 +243,6 @@ func (c *cursor) collect(s *record.Subject, out *emitter) (int, error) {
 }
 
 func (c *cursor) checkOrder(id string) error {
-	if c.seen != nil {
-		h := hashID(id)
-		if _, dup := c.seen[h]; dup {
-			return fmt.Errorf("%s: rows of one subject are not contiguous: %w", c.f.Path, ErrNotGrouped)
-		}
-		c.seen[h] = struct{}{}
-		return nil
-	}
 	if c.last != "" && id <= c.last {
 		return fmt.Errorf("%s: not sorted by SUBJECT_ID: %w", c.f.Path, ErrNotGrouped)
 	}
@@ -361,22 +350,6 @@ func isDuplicate(kept []record.Event, ev *record.Event, seen map[string]int) boo
 	}
 	return false
 }
-
-const (
-	fnvOffset = 14695981039133346037
-	fnvPrime  = 1099511628211
-)
-
-func fnvString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * fnvPrime
-	}
-	return h
-}
-
-// hashID is a stable (run-independent) hash of a SUBJECT_ID: spill partitions and
-// therefore output order must not change from run to run.
-func hashID(id string) uint64 { return fnvString(fnvOffset, id) }
 
 func newStats(mode string, n int) GroupStats {
 	return GroupStats{Mode: mode, Rows: make([]int64, n), Rejects: make([]int64, n), HasHeader: make([]bool, n)}

@@ -114,17 +114,21 @@ func TestGroupStreamingSortedFile(t *testing.T) {
 	}
 }
 
-func TestGroupOneFileGroupedButNotSorted(t *testing.T) {
-	// One file only needs each subject's rows together, not sorted IDs.
+func TestGroupOneFileGroupedButNotSortedIsRegrouped(t *testing.T) {
+	// Contiguous but unsorted: streaming refuses it so that every mode emits subjects in
+	// SUBJECT_ID order; spill mode sorts it.
 	p := writeFile(t, t.TempDir(), "a.csv",
 		groupRow("300", "101001001000", "20100101"),
 		groupRow("100", "101001001000", "20100101"),
 		groupRow("100", "101001002000", "20100101"))
-	c, _, err := group(t, "stream", GroupOptions{}, p)
+	if _, _, err := group(t, "stream", GroupOptions{}, p); !errors.Is(err, ErrNotGrouped) {
+		t.Fatalf("streaming error = %v, want ErrNotGrouped", err)
+	}
+	c, _, err := group(t, "spill", GroupOptions{}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"300: 0:1", "100: 0:2 0:3"}; !slices.Equal(c.subjects, want) {
+	if want := []string{"100: 0:2 0:3", "300: 0:1"}; !slices.Equal(c.subjects, want) {
 		t.Errorf("subjects = %q, want %q", c.subjects, want)
 	}
 }
