@@ -1,0 +1,150 @@
+package wire
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/clearway/clearway/pkg/doj"
+)
+
+// Schema metadata keys and the batch kinds they name.
+const (
+	metaSchema  = "clearway.schema"
+	metaVersion = "clearway.version"
+
+	kindSubjects  = "subjects"
+	kindDecisions = "decisions"
+)
+
+// Column positions of the subjects schema. The 95 DOJ cells follow subjCells.
+const (
+	subjID = iota
+	subjFile
+	subjLine
+	subjQuarantined
+	subjCells
+	subjNumCols = subjCells + doj.NumColumns
+)
+
+// Column positions of the decisions schema: the identity and row columns, the 95 DOJ
+// cells from decCells, then the per-conviction decision columns from decSection.
+const (
+	decID = iota
+	decStub
+	decFile
+	decLine
+	decQuarantined
+	decCells
+)
+
+// Decision columns, after the cells.
+const (
+	decSection = decCells + doj.NumColumns + iota
+	decFelony
+	decConvictionDate
+	decCaseNumbers
+	decCounty
+	decPolicy
+	decPolicyHash
+	decDetermination
+	decReason
+	decRuleID
+	decSentenceEnd
+	decNumCols
+)
+
+// dictUtf8 is the type of the decision columns with few distinct values (reasons, rule
+// ids, policies, counties): each message carries every distinct string once.
+var dictUtf8 arrow.DataType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+
+// subjectsSchema returns version 1 of the subjects schema.
+func subjectsSchema() *arrow.Schema {
+	fields := make([]arrow.Field, 0, subjNumCols)
+	fields = append(fields,
+		arrow.Field{Name: "subject_id", Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: "file", Type: arrow.PrimitiveTypes.Int32},
+		arrow.Field{Name: "line", Type: arrow.PrimitiveTypes.Int64},
+		arrow.Field{Name: "quarantined", Type: arrow.PrimitiveTypes.Int32},
+	)
+	for _, name := range doj.Header {
+		fields = append(fields, arrow.Field{Name: name, Type: arrow.BinaryTypes.String})
+	}
+	md := arrow.NewMetadata([]string{metaSchema, metaVersion}, []string{kindSubjects, strconv.Itoa(SubjectsSchemaVersion)})
+	return arrow.NewSchema(fields, &md)
+}
+
+// decisionsSchema returns version 1 of the decisions schema. Row and cell columns are
+// null on stub rows; decision columns are null except on evaluated convictions
+// (conviction_date and sentence_end are also null for record.NoDate).
+func decisionsSchema() *arrow.Schema {
+	fields := make([]arrow.Field, 0, decNumCols)
+	fields = append(fields,
+		arrow.Field{Name: "subject_id", Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: "stub", Type: arrow.FixedWidthTypes.Boolean},
+		arrow.Field{Name: "file", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		arrow.Field{Name: "line", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		arrow.Field{Name: "quarantined", Type: arrow.PrimitiveTypes.Int32},
+	)
+	for _, name := range doj.Header {
+		fields = append(fields, arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true})
+	}
+	fields = append(fields,
+		arrow.Field{Name: "section", Type: arrow.PrimitiveTypes.Int8, Nullable: true},
+		arrow.Field{Name: "felony", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		arrow.Field{Name: "conviction_date", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		arrow.Field{Name: "case_numbers", Type: arrow.BinaryTypes.String, Nullable: true},
+		arrow.Field{Name: "county", Type: dictUtf8, Nullable: true},
+		arrow.Field{Name: "policy", Type: dictUtf8, Nullable: true},
+		arrow.Field{Name: "policy_hash", Type: dictUtf8, Nullable: true},
+		arrow.Field{Name: "determination", Type: arrow.PrimitiveTypes.Uint8, Nullable: true},
+		arrow.Field{Name: "reason", Type: dictUtf8, Nullable: true},
+		arrow.Field{Name: "rule_id", Type: dictUtf8, Nullable: true},
+		arrow.Field{Name: "sentence_end", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+	)
+	md := arrow.NewMetadata([]string{metaSchema, metaVersion}, []string{kindDecisions, strconv.Itoa(DecisionsSchemaVersion)})
+	return arrow.NewSchema(fields, &md)
+}
+
+// checkSchema compares a message's schema with want (a schema of kind and version):
+// first the kind, then the version, then every column, so that a message from another
+// producer version is reported as such rather than as a column mismatch.
+func checkSchema(got, want *arrow.Schema, kind string, version int) error {
+	md := got.Metadata()
+	k, ok := md.GetValue(metaSchema)
+	if !ok {
+		return fmt.Errorf("%w: not a Clearway message (no %s in the Arrow schema metadata)", ErrMalformed, metaSchema)
+	}
+	if k != kind {
+		return fmt.Errorf("%w: message is a %s batch, want a %s batch (wrong topic?)", ErrMalformed, clip(k), kind)
+	}
+	v, ok := md.GetValue(metaVersion)
+	if !ok {
+		return fmt.Errorf("%w: %s batch has no %s in its Arrow schema metadata", ErrMalformed, kind, metaVersion)
+	}
+	if v != strconv.Itoa(version) {
+		return fmt.Errorf("%w: %s batch is version %s; this build reads version %d (upgrade the consumer, or replay the message from the dead-letter topic with a matching build)",
+			ErrUnknownVersion, kind, clip(v), version)
+	}
+	if got.NumFields() != want.NumFields() {
+		return fmt.Errorf("%w: %s batch version %d has %d columns, want %d", ErrMalformed, kind, version, got.NumFields(), want.NumFields())
+	}
+	for i := range want.NumFields() {
+		g, w := got.Field(i), want.Field(i)
+		if g.Name != w.Name || !arrow.TypeEqual(g.Type, w.Type) {
+			return fmt.Errorf("%w: %s batch column %d is %s %s, want %s %s", ErrMalformed, kind, i, clip(g.Name), g.Type, w.Name, w.Type)
+		}
+	}
+	return nil
+}
+
+// clip quotes a string read from an untrusted message for an error message, cut short so
+// that a corrupt message cannot produce a huge error.
+func clip(s string) string {
+	const max = 40
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return strconv.Quote(s)
+}

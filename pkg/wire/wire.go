@@ -1,0 +1,110 @@
+// Package wire is Clearway's message format between the pipeline's services: versioned
+// Arrow IPC stream encodings of (a) batches of complete subjects, every input cell kept so
+// court-ready outputs can be rebuilt downstream, and (b) decision batches, from which the
+// sink rebuilds the exact eligibility.Result the embedded run would have produced.
+//
+// Every message is one self-contained Arrow IPC stream (schema, one record batch,
+// end-of-stream marker) with compressed bodies, and no message is larger than the limit
+// the caller gives (the broker's maximum message size). The schema's metadata names the
+// batch kind (clearway.schema) and its version (clearway.version); decoding checks both
+// and reports a message it cannot read with an error wrapping ErrUnknownVersion or
+// ErrMalformed, so a consumer can send it to the dead-letter topic and go on. Decoding
+// never panics, whatever the bytes.
+//
+// Schemas (version 1; see schemas.go for the exact column list):
+//
+//	subjects:  one row per event; subject_id, file, line, quarantined, then the 95 DOJ
+//	           cells as utf8 columns named by doj.Header. Consecutive rows with the same
+//	           subject_id form a subject.
+//	decisions: one row per event of each subject the engine analysed, plus one stub row
+//	           (subject id and quarantined count only) per subject it did not; the
+//	           decision columns are set on the rows that are evaluated convictions.
+//
+// Errors never contain cell values or identifiers (DOJ data names people): they name
+// positions and sizes only.
+package wire
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/clearway/clearway/pkg/eligibility"
+	"github.com/clearway/clearway/pkg/record"
+)
+
+// Schema versions this build writes and reads. Bump one when its columns change
+// incompatibly; decoders reject other versions with ErrUnknownVersion.
+const (
+	SubjectsSchemaVersion  = 1
+	DecisionsSchemaVersion = 1
+)
+
+// Decode errors wrap one of these, so a consumer can tell a message from a newer (or
+// older) producer from a corrupt one. Both mean "this message cannot be processed": the
+// pipeline sends it to the dead-letter topic.
+var (
+	ErrUnknownVersion = errors.New("wire: unknown schema version")
+	ErrMalformed      = errors.New("wire: malformed message")
+)
+
+// Compression selects the codec for the Arrow IPC message bodies.
+type Compression uint8
+
+// Codecs. LZ4 (the zero value) is the default: on DOJ data it encodes and decodes several
+// times faster than Zstd for messages about a third larger (see bench_test.go and the
+// package README numbers in doc comments of BenchmarkSubjects).
+const (
+	LZ4 Compression = iota
+	Zstd
+	// NoCompression writes plain buffers; decoders read all three.
+	NoCompression
+)
+
+// String names the codec.
+func (c Compression) String() string {
+	switch c {
+	case LZ4:
+		return "lz4"
+	case Zstd:
+		return "zstd"
+	case NoCompression:
+		return "none"
+	}
+	return fmt.Sprintf("Compression(%d)", uint8(c))
+}
+
+// EncodeSubjects encodes subjects into one or more messages of the subjects schema, in
+// order, each at most maxBytes long (maxBytes <= 0: no limit, one message). A subject is
+// never split across messages; one that alone encodes to more than maxBytes is an error
+// naming its position and size. No subjects give no messages.
+func EncodeSubjects(subjects []*record.Subject, maxBytes int) ([][]byte, error) {
+	var e Encoder
+	return e.EncodeSubjects(subjects, maxBytes)
+}
+
+// DecodeSubjects decodes one message written by EncodeSubjects. Events are rebuilt with
+// doj.EventFromCells, so they are exactly what the reader produced; their strings share
+// one buffer per message rather than one allocation per cell.
+func DecodeSubjects(msg []byte) ([]*record.Subject, error) {
+	var d Decoder
+	return d.DecodeSubjects(msg)
+}
+
+// EncodeResults encodes evaluation results into one or more messages of the decisions
+// schema, each at most maxBytes long (maxBytes <= 0: no limit). A result whose subject the
+// engine analysed (Evaluated non-empty, or ConvictionRows set) carries all of the
+// subject's rows and its decisions; any other result is carried as a stub: the subject's
+// ID and quarantined count, which is all the outputs use of it.
+func EncodeResults(results []eligibility.Result, maxBytes int) ([][]byte, error) {
+	var e Encoder
+	return e.EncodeResults(results, maxBytes)
+}
+
+// DecodeResults decodes one message written by EncodeResults. For subjects carried with
+// their rows, Facts and ConvictionRows are rebuilt with eligibility.Analyze, which is
+// what Engine.Evaluate put there; stubs decode to Result{Subject: &Subject{ID,
+// Quarantined}}, as Evaluate returns for a subject with nothing in scope (minus rows).
+func DecodeResults(msg []byte) ([]eligibility.Result, error) {
+	var d Decoder
+	return d.DecodeResults(msg)
+}
