@@ -1,0 +1,494 @@
+// Package ingest publishes a run: it reads DOJ files, groups their rows into subjects
+// with pkg/doj, and publishes the subjects, the quarantined rows and per-partition end
+// markers on the subjects topic, framed by run-start and run-end control records.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/clearway/clearway/pkg/bus"
+	"github.com/clearway/clearway/pkg/doj"
+	"github.com/clearway/clearway/pkg/eligibility"
+	"github.com/clearway/clearway/pkg/record"
+	"github.com/clearway/clearway/pkg/report"
+	"github.com/clearway/clearway/pkg/wire"
+	"github.com/clearway/clearway/services/control"
+)
+
+// RunIDPattern is what a run id may look like: the sink uses it as a folder name.
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ValidRunID reports whether id can name a run.
+func ValidRunID(id string) bool { return runIDPattern.MatchString(id) }
+
+// Config is the ingest's settings.
+type Config struct {
+	RunID     string
+	ComputeAt string // YYYY-MM-DD; "" = today (UTC)
+	County    string
+	Policy    string // one policy file for every county
+	Policies  string // folder of county policies
+	// MaxMessageBytes bounds one published message (the broker's message.max.bytes,
+	// less room for headers).
+	MaxMessageBytes int
+	// BatchSubjects is how many subjects of one partition go into one message.
+	BatchSubjects int
+	// PublishWorkers encode and publish batches in parallel.
+	PublishWorkers   int
+	Memory           int64  // grouping memory budget (spill mode)
+	TempDir          string // spill folder
+	ProgressInterval time.Duration
+	Topics           control.Topics
+}
+
+// RegisterFlags registers the ingest's flags with their defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.RunID, "run-id", "", "run id (required): letters, digits, '.', '_' and '-'; names the sink's output folder")
+	fs.StringVar(&c.ComputeAt, "compute-at", "", "date the law is applied at, YYYY-MM-DD (default: today, UTC)")
+	fs.StringVar(&c.County, "county", "", "decide only convictions in this county (upper case, as the DOJ writes it)")
+	fs.StringVar(&c.Policy, "policy", "", "one policy for every county: a gogen eligibility-options .json or a Clearway policy .yaml")
+	fs.StringVar(&c.Policies, "policies", "", "folder of county policies (.yaml, each naming its county; default.yaml for the rest)")
+	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", 900_000, "largest message published; at most the broker's message.max.bytes")
+	fs.IntVar(&c.BatchSubjects, "batch-subjects", 512, "subjects of one partition per message (fewer when a message would be too large)")
+	fs.IntVar(&c.PublishWorkers, "publish-workers", 4, "goroutines encoding and publishing batches")
+	c.Memory = 256 << 20
+	fs.Int64Var(&c.Memory, "memory", c.Memory, "memory budget in bytes for regrouping input not sorted by subject")
+	fs.StringVar(&c.TempDir, "tmp", "", "folder for spill files (default: the system temp folder)")
+	fs.DurationVar(&c.ProgressInterval, "progress-interval", 2*time.Second, "how often progress records are published")
+	c.Topics.RegisterFlags(fs)
+}
+
+// DefaultConfig returns the defaults RegisterFlags registers.
+func DefaultConfig() Config {
+	var c Config
+	c.RegisterFlags(flag.NewFlagSet("ingest", flag.ContinueOnError))
+	return c
+}
+
+// Validate reports settings that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	if !ValidRunID(c.RunID) {
+		errs = append(errs, fmt.Errorf("--run-id %q: want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.RunID))
+	}
+	if c.Policy != "" && c.Policies != "" {
+		errs = append(errs, errors.New("--policy and --policies are exclusive"))
+	}
+	if c.County != strings.ToUpper(c.County) {
+		errs = append(errs, fmt.Errorf("--county %q: county names are upper case as the DOJ writes them", c.County))
+	}
+	if c.ComputeAt != "" {
+		if _, err := record.ParseISO(c.ComputeAt); err != nil {
+			errs = append(errs, fmt.Errorf("--compute-at: %w", err))
+		}
+	}
+	if c.MaxMessageBytes < 64<<10 {
+		errs = append(errs, fmt.Errorf("--max-message-bytes %d: at least 65536", c.MaxMessageBytes))
+	}
+	if c.BatchSubjects < 1 || c.PublishWorkers < 1 {
+		errs = append(errs, errors.New("--batch-subjects and --publish-workers must be positive"))
+	}
+	if c.ProgressInterval <= 0 {
+		errs = append(errs, errors.New("--progress-interval must be positive"))
+	}
+	if err := c.Topics.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Stats summarises a published run.
+type Stats struct {
+	Mode       string
+	Attempt    int
+	Rows       int64
+	Rejects    int64
+	Subjects   int64
+	Messages   int64
+	Partitions []int64 // subjects per partition
+	Unreadable []error // inputs that could not be opened; the others were published
+	Duration   time.Duration
+}
+
+// Run publishes the run of files and returns once every message is acknowledged.
+func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *slog.Logger) (Stats, error) {
+	start := time.Now()
+	var st Stats
+	if err := cfg.Validate(); err != nil {
+		return st, err
+	}
+	if err := b.Validate(); err != nil {
+		return st, err
+	}
+	computeAt := record.DateOf(time.Now())
+	if cfg.ComputeAt != "" {
+		computeAt, _ = record.ParseISO(cfg.ComputeAt) // validated
+	}
+	pols, docs, err := control.LoadPolicyDocs(cfg.Policy, cfg.Policies)
+	if err != nil {
+		return st, err
+	}
+	eng := &eligibility.Engine{Policies: pols, ComputeAt: computeAt, County: cfg.County}
+	if err := eng.Validate(); err != nil {
+		return st, err
+	}
+	opened, unreadable := openAll(files)
+	st.Unreadable = unreadable
+	closeAll(opened)
+	if len(opened) == 0 {
+		return st, errors.Join(append([]error{errors.New("no readable input file")}, unreadable...)...)
+	}
+
+	if err := b.Admin.EnsureTopics(ctx, cfg.Topics.Specs()...); err != nil {
+		return st, fmt.Errorf("create topics: %w", err)
+	}
+	parts, err := b.PartitionCount(ctx, cfg.Topics.SubjectsTopic(), cfg.Topics.Partitions)
+	if err != nil {
+		return st, err
+	}
+	if dp, err := b.PartitionCount(ctx, cfg.Topics.DecisionsTopic(), cfg.Topics.Partitions); err != nil {
+		return st, err
+	} else if dp != parts {
+		return st, fmt.Errorf("topic %s has %d partitions and %s %d: evaluators keep partitions, so they must match",
+			cfg.Topics.SubjectsTopic(), parts, cfg.Topics.DecisionsTopic(), dp)
+	}
+
+	rs := &control.RunStart{ComputeAt: computeAt.String(), County: cfg.County, EngineVersion: eligibility.Version,
+		Policies: docs, Partitions: parts, Started: start.UTC()}
+	for _, f := range opened {
+		rs.Files = append(rs.Files, control.InputFile{Path: f.Path, Index: f.Index, Size: f.Size()})
+	}
+	ctrl := cfg.Topics.ControlTopic()
+	if err := control.Publish(ctx, b.Publisher, ctrl, control.Record{Kind: control.KindRunStart, RunID: cfg.RunID, Start: rs}); err != nil {
+		return st, err
+	}
+	log.Info("run announced", "run", cfg.RunID, "files", len(opened), "partitions", parts)
+
+	prog := &progress{}
+	stopProgress := startProgress(ctx, b.Publisher, ctrl, cfg, prog, log)
+	defer stopProgress()
+
+	gopt := doj.GroupOptions{MemoryBudget: cfg.Memory, TempDir: cfg.TempDir,
+		Progress: func(p doj.GroupProgress) { prog.rows.Store(p.Rows) }}
+	var (
+		gs  doj.GroupStats
+		pub *publisher
+	)
+	for attempt, group := range []func(context.Context, []*doj.File, doj.GroupOptions, doj.GroupSink) (doj.GroupStats, error){
+		doj.GroupStreaming, doj.GroupSpill,
+	} {
+		pub = newPublisher(b.Publisher, cfg, parts, attempt+1, prog)
+		gs, err = publishAttempt(ctx, opened, gopt, group, pub)
+		if !errors.Is(err, doj.ErrNotGrouped) {
+			break
+		}
+		log.Info("input not grouped by subject; publishing again in spill mode", "run", cfg.RunID)
+	}
+	if err != nil {
+		return st, err
+	}
+
+	// End markers only after every subject of the attempt is acknowledged, so each
+	// follows its partition's subjects.
+	ends := make([]bus.Message, parts)
+	for p := range parts {
+		body, _ := json.Marshal(control.EndMarker{Partition: p, Attempt: pub.attempt, Subjects: pub.perPart[p]})
+		ends[p] = pub.message(p, control.TypeEnd, control.RecordVersion, body, nil)
+	}
+	if err := b.Publisher.Publish(ctx, ends...); err != nil {
+		return st, fmt.Errorf("publish end markers: %w", err)
+	}
+	end := &control.RunEnd{Attempt: pub.attempt, Mode: gs.Mode, Duplicates: gs.Duplicates,
+		Subjects: pub.subjects, PartitionSubjects: pub.perPart}
+	for i := range gs.Rows {
+		end.Rows += gs.Rows[i]
+		end.Rejects += gs.Rejects[i]
+		end.Files = append(end.Files, report.FileStats{Rows: gs.Rows[i], Rejects: gs.Rejects[i], HasHeader: gs.HasHeader[i]})
+	}
+	st = Stats{Mode: gs.Mode, Attempt: pub.attempt, Rows: end.Rows, Rejects: end.Rejects, Subjects: pub.subjects,
+		Messages: pub.messages.Load() + int64(parts), Partitions: pub.perPart, Unreadable: unreadable}
+	st.Duration = time.Since(start)
+	end.DurationMS = st.Duration.Milliseconds()
+	prog.subjects.Store(pub.subjects)
+	prog.rows.Store(end.Rows)
+	prog.rejects.Store(end.Rejects)
+	stopProgress()
+	if err := control.Publish(ctx, b.Publisher, ctrl, control.Record{Kind: control.KindRunEnd, RunID: cfg.RunID, End: end}); err != nil {
+		return st, err
+	}
+	log.Info("run published", "run", cfg.RunID, "rows", end.Rows, "subjects", end.Subjects, "mode", gs.Mode, "duration", st.Duration)
+	return st, nil
+}
+
+// publishAttempt runs one grouping attempt on freshly opened files.
+func publishAttempt(ctx context.Context, opened []*doj.File, gopt doj.GroupOptions,
+	group func(context.Context, []*doj.File, doj.GroupOptions, doj.GroupSink) (doj.GroupStats, error), pub *publisher) (doj.GroupStats, error) {
+	files, err := reopen(opened)
+	if err != nil {
+		return doj.GroupStats{}, err
+	}
+	defer closeAll(files)
+	g, gctx := errgroup.WithContext(ctx)
+	pub.start(gctx, g)
+	var gs doj.GroupStats
+	g.Go(func() error {
+		defer pub.closeQueue()
+		var err error
+		if gs, err = group(gctx, files, gopt, pub); err != nil {
+			return err
+		}
+		return pub.flush()
+	})
+	return gs, g.Wait()
+}
+
+// progress holds the ingest's counters for progress records.
+type progress struct {
+	rows, subjects, rejects atomic.Int64
+}
+
+// startProgress publishes a progress record every interval until the returned function
+// is called (which is safe to call twice).
+func startProgress(ctx context.Context, p bus.Publisher, topic string, cfg Config, prog *progress, log *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(cfg.ProgressInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			rec := control.Record{Kind: control.KindProgress, RunID: cfg.RunID, Progress: &control.Progress{
+				Service: "ingest", Instance: "ingest", Rows: prog.rows.Load(), Subjects: prog.subjects.Load(), Rejects: prog.rejects.Load()}}
+			if err := control.Publish(ctx, p, topic, rec); err != nil && ctx.Err() == nil {
+				log.Warn("progress record not published", "run", cfg.RunID, "err", err)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }
+}
+
+// batch is one message's worth of subjects (or rejects) for one partition.
+type batch struct {
+	partition int
+	subjects  []*record.Subject
+	seqs      []int64
+	rejects   []control.RejectLine
+}
+
+// publisher is the grouper's sink for one attempt: it numbers subjects and rejects in
+// emission order, buckets subjects by partition and hands full buckets to workers that
+// encode and publish them.
+type publisher struct {
+	pub     bus.Publisher
+	cfg     Config
+	attempt int
+	prog    *progress
+	queue   chan batch
+	ctx     context.Context // the attempt's; set by start
+
+	// Owned by the grouper's goroutine.
+	seq       int64
+	rejectSeq int64
+	pending   []batch
+	rejects   []control.RejectLine
+	subjects  int64
+	perPart   []int64
+
+	messages atomic.Int64
+}
+
+func newPublisher(p bus.Publisher, cfg Config, parts, attempt int, prog *progress) *publisher {
+	prog.subjects.Store(0)
+	prog.rejects.Store(0)
+	pub := &publisher{pub: p, cfg: cfg, attempt: attempt, prog: prog, queue: make(chan batch, cfg.PublishWorkers*2),
+		pending: make([]batch, parts), perPart: make([]int64, parts)}
+	for i := range pub.pending {
+		pub.pending[i].partition = i
+	}
+	return pub
+}
+
+// start launches the workers on g.
+func (p *publisher) start(ctx context.Context, g *errgroup.Group) {
+	p.ctx = ctx
+	for range p.cfg.PublishWorkers {
+		g.Go(func() error {
+			var enc wire.Encoder
+			for b := range p.queue {
+				if err := p.send(ctx, &enc, b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+}
+
+func (p *publisher) closeQueue() { close(p.queue) }
+
+// Subjects implements doj.GroupSink.
+func (p *publisher) Subjects(ss []*record.Subject) error {
+	parts := len(p.pending)
+	for _, s := range ss {
+		i := bus.PartitionFor([]byte(s.ID), parts)
+		b := &p.pending[i]
+		b.subjects = append(b.subjects, s)
+		b.seqs = append(b.seqs, p.seq)
+		p.seq++
+		p.subjects++
+		p.perPart[i]++
+		if len(b.subjects) >= p.cfg.BatchSubjects {
+			if err := p.enqueue(i); err != nil {
+				return err
+			}
+		}
+	}
+	p.prog.subjects.Store(p.subjects)
+	return nil
+}
+
+// Rejects implements doj.GroupSink.
+func (p *publisher) Rejects(rs []doj.Reject) error {
+	for _, r := range rs {
+		p.rejects = append(p.rejects, control.RejectLine{Seq: p.rejectSeq, Reject: r})
+		p.rejectSeq++
+	}
+	p.prog.rejects.Store(p.rejectSeq)
+	if len(p.rejects) >= 1000 {
+		return p.enqueueRejects()
+	}
+	return nil
+}
+
+func (p *publisher) enqueue(part int) error {
+	b := p.pending[part]
+	p.pending[part] = batch{partition: part}
+	return p.put(b)
+}
+
+func (p *publisher) enqueueRejects() error {
+	b := batch{rejects: p.rejects}
+	p.rejects = nil
+	return p.put(b)
+}
+
+func (p *publisher) put(b batch) error {
+	select {
+	case p.queue <- b:
+		return nil
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	}
+}
+
+// flush hands over what is left after the last subject.
+func (p *publisher) flush() error {
+	for i := range p.pending {
+		if len(p.pending[i].subjects) > 0 {
+			if err := p.enqueue(i); err != nil {
+				return err
+			}
+		}
+	}
+	if len(p.rejects) > 0 {
+		return p.enqueueRejects()
+	}
+	return nil
+}
+
+// send encodes and publishes one batch.
+func (p *publisher) send(ctx context.Context, enc *wire.Encoder, b batch) error {
+	var msgs []bus.Message
+	if b.rejects != nil {
+		// Rejects go to partition 0, JSON lines.
+		var buf []byte
+		for _, r := range b.rejects {
+			line, err := json.Marshal(r)
+			if err != nil {
+				return fmt.Errorf("encode reject: %w", err)
+			}
+			buf = append(append(buf, line...), '\n')
+		}
+		msgs = append(msgs, p.message(0, control.TypeRejects, control.RecordVersion, buf, nil))
+	} else {
+		parts, err := control.EncodeFit(len(b.subjects), p.cfg.MaxMessageBytes, func(lo, hi int) ([]byte, error) {
+			out, err := enc.EncodeSubjects(b.subjects[lo:hi], 0)
+			if err != nil {
+				return nil, err
+			}
+			return out[0], nil
+		})
+		if err != nil {
+			return fmt.Errorf("encode subjects for partition %d: %w", b.partition, err)
+		}
+		for _, pt := range parts {
+			msgs = append(msgs, p.message(b.partition, control.TypeSubjects, wire.SubjectsSchemaVersion, pt.Data,
+				control.AppendSeqs(nil, b.seqs[pt.Lo:pt.Hi])))
+		}
+	}
+	if err := p.pub.Publish(ctx, msgs...); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	p.messages.Add(int64(len(msgs)))
+	return nil
+}
+
+// message builds a subjects-topic message with the standard headers.
+func (p *publisher) message(part int, typ string, schema int, value, seqs []byte) bus.Message {
+	hs := control.Headers(p.cfg.RunID, typ, schema)
+	hs = append(hs, bus.Header{Key: control.HeaderAttempt, Value: []byte(strconv.Itoa(p.attempt))})
+	if seqs != nil {
+		hs = append(hs, bus.Header{Key: control.HeaderSeq, Value: seqs})
+	}
+	return bus.Message{Topic: p.cfg.Topics.SubjectsTopic(), Partition: part, Key: []byte(p.cfg.RunID), Value: value, Headers: hs}
+}
+
+func openAll(paths []string) (files []*doj.File, unreadable []error) {
+	for _, path := range paths {
+		f, err := doj.Open(path, int32(len(files)))
+		if err != nil {
+			unreadable = append(unreadable, err)
+			continue
+		}
+		files = append(files, f)
+	}
+	return files, unreadable
+}
+
+func reopen(files []*doj.File) ([]*doj.File, error) {
+	out := make([]*doj.File, 0, len(files))
+	for _, f := range files {
+		g, err := doj.Open(f.Path, f.Index)
+		if err != nil {
+			closeAll(out)
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+func closeAll(files []*doj.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
