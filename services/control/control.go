@@ -127,6 +127,22 @@ func (t *Topics) Specs() []bus.TopicSpec {
 	}
 }
 
+// ValidRunID reports whether id can name a run: 1–128 letters, digits, '.', '_' or '-',
+// starting with a letter or digit. The sink uses run ids as folder names.
+func ValidRunID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || (c != '.' && c != '_' && c != '-')) {
+			return false
+		}
+	}
+	return true
+}
+
 // Bus is what a service needs from a message bus, independent of Kafka: topic creation,
 // a publisher with explicit partitioning, and a way to join consumer groups.
 type Bus struct {

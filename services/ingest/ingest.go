@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,12 +26,6 @@ import (
 	"github.com/clearway/clearway/pkg/wire"
 	"github.com/clearway/clearway/services/control"
 )
-
-// RunIDPattern is what a run id may look like: the sink uses it as a folder name.
-var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-// ValidRunID reports whether id can name a run.
-func ValidRunID(id string) bool { return runIDPattern.MatchString(id) }
 
 // Config is the ingest's settings.
 type Config struct {
@@ -81,7 +74,7 @@ func DefaultConfig() Config {
 // Validate reports settings that cannot work.
 func (c *Config) Validate() error {
 	var errs []error
-	if !ValidRunID(c.RunID) {
+	if !control.ValidRunID(c.RunID) {
 		errs = append(errs, fmt.Errorf("--run-id %q: want 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", c.RunID))
 	}
 	if c.Policy != "" && c.Policies != "" {

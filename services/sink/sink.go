@@ -1,0 +1,480 @@
+// Package sink is the pipeline's storage service: a member of the clearway-sink consumer
+// group on the decisions topic that spools every message durably before committing it,
+// tracks each run's end markers and distinct subjects per partition, and, once a run is
+// complete, writes its outputs under DIR/<run-id>/ in the same native format, and with
+// the same bytes, as `clearway run`.
+package sink
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clearway/clearway/pkg/bus"
+	"github.com/clearway/clearway/services/control"
+	"github.com/clearway/clearway/services/health"
+)
+
+// Config is the sink's settings.
+type Config struct {
+	Out              string // runs are written to Out/<run-id>/
+	Group            string
+	HTTP             string
+	FetchMax         int
+	ProgressInterval time.Duration
+	Instance         string
+	Topics           control.Topics
+}
+
+// RegisterFlags registers the sink's flags with their defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Out, "out", "", "output folder (required); each run is written to OUT/<run-id>/")
+	fs.StringVar(&c.Group, "group", "clearway-sink", "consumer group on the decisions topic")
+	fs.StringVar(&c.HTTP, "http", ":8081", "address of the /healthz and /readyz endpoint (\"\" disables it)")
+	fs.IntVar(&c.FetchMax, "fetch-max", 32, "messages per fetch")
+	fs.DurationVar(&c.ProgressInterval, "progress-interval", 2*time.Second, "how often progress records are published")
+	h, _ := os.Hostname()
+	fs.StringVar(&c.Instance, "instance", fmt.Sprintf("%s-%d", h, os.Getpid()), "instance name in progress records")
+	c.Topics.RegisterFlags(fs)
+}
+
+// DefaultConfig returns the defaults RegisterFlags registers.
+func DefaultConfig() Config {
+	var c Config
+	c.RegisterFlags(flag.NewFlagSet("sink", flag.ContinueOnError))
+	return c
+}
+
+// Validate reports settings that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Out == "" {
+		errs = append(errs, errors.New("--out must name a folder"))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("--group must name a consumer group"))
+	}
+	if c.FetchMax < 1 || c.ProgressInterval <= 0 {
+		errs = append(errs, errors.New("--fetch-max and --progress-interval must be positive"))
+	}
+	if err := c.Topics.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Marker files in a run's folder.
+const (
+	spoolDir       = ".spool"
+	completeMarker = ".complete"
+	stageDir       = ".clearway-partial"
+)
+
+// Service is one sink process. Runs are tracked by one goroutine (Run's), so its state
+// needs no locks.
+type Service struct {
+	cfg    Config
+	b      control.Bus
+	log    *slog.Logger
+	health *health.Server
+	reg    *control.Registry
+
+	runs      map[string]*run
+	completed map[string]bool
+}
+
+// run is the sink's state of one run not yet written out.
+type run struct {
+	id    string
+	dir   string
+	files map[int]*os.File
+	// seen[attempt][partition] is the set of subject sequence numbers stored; a
+	// sequence number identifies a subject within an attempt.
+	seen map[int]map[int]map[int64]struct{}
+	ends map[int]map[int]control.EndMarker
+	// failed is set once finalisation failed; the run is not retried until restart.
+	failed   bool
+	reported int64 // subjects in the last progress record
+}
+
+// New returns a sink; Run starts it.
+func New(cfg Config, b control.Bus, log *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, b: b, log: log, runs: map[string]*run{}, completed: map[string]bool{}}, nil
+}
+
+// Health returns the health server once Run has started it (nil before).
+func (s *Service) Health() *health.Server { return s.health }
+
+// Run consumes until ctx ends; the batch in hand is spooled and committed first.
+func (s *Service) Run(ctx context.Context) error {
+	if err := os.MkdirAll(s.cfg.Out, 0o755); err != nil {
+		return fmt.Errorf("output folder: %w", err)
+	}
+	hs, err := health.Listen(s.cfg.HTTP)
+	if err != nil {
+		return err
+	}
+	s.health = hs
+	defer hs.Close(context.WithoutCancel(ctx))
+	if err := s.recover(); err != nil {
+		return err
+	}
+	defer s.closeFiles()
+	if err := s.b.Admin.EnsureTopics(ctx, s.cfg.Topics.Specs()...); err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	follower, err := control.Follow(ctx, s.b, s.cfg.Topics.ControlTopic(), "sink", s.log)
+	if err != nil {
+		return err
+	}
+	defer follower.Close()
+	s.reg = follower.Registry
+	sub, err := s.b.Subscribe(bus.SubscriberOptions{Group: s.cfg.Group, Topics: []string{s.cfg.Topics.DecisionsTopic()}})
+	if err != nil {
+		return fmt.Errorf("join %s: %w", s.cfg.Group, err)
+	}
+	defer sub.Close()
+	work := context.WithoutCancel(ctx) // a batch in hand is finished after SIGTERM
+
+	fetched := make(chan []bus.Message)
+	fetchErr := make(chan error, 1)
+	go func() {
+		for {
+			msgs, err := sub.Fetch(ctx, s.cfg.FetchMax)
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+			select {
+			case fetched <- msgs:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(s.cfg.ProgressInterval)
+	defer tick.Stop()
+	hs.SetReady(true)
+	defer hs.SetReady(false)
+	s.checkAll(work)
+	for {
+		changed := s.reg.Changed()
+		select {
+		case <-ctx.Done():
+			s.publishProgress(work)
+			s.log.Info("sink stopped", "instance", s.cfg.Instance)
+			return nil
+		case err := <-fetchErr:
+			if ctx.Err() != nil {
+				continue
+			}
+			return fmt.Errorf("fetch: %w", err)
+		case msgs := <-fetched:
+			touched, err := s.store(work, msgs)
+			if err != nil {
+				return err
+			}
+			if err := sub.Commit(work, msgs...); err != nil && !errors.Is(err, bus.ErrRevoked) {
+				return fmt.Errorf("commit: %w", err)
+			}
+			for id := range touched {
+				s.check(work, id)
+			}
+		case <-changed:
+			s.checkAll(work)
+		case <-tick.C:
+			s.publishProgress(work)
+		}
+	}
+}
+
+// store spools a fetched batch (one partition) and fsyncs it; messages that cannot be
+// stored go to the dead-letter topic. It returns the runs it touched.
+func (s *Service) store(ctx context.Context, msgs []bus.Message) (map[string]bool, error) {
+	touched := map[string]bool{}
+	var dead []bus.Message
+	bufs := map[*os.File][]byte{}
+	var order []*os.File
+	for _, m := range msgs {
+		id := control.HeaderString(m, control.HeaderRun)
+		if !control.ValidRunID(id) {
+			dead = append(dead, control.DeadLetter(s.cfg.Topics.DeadLetterTopic(), m, "missing or invalid run id"))
+			continue
+		}
+		if s.isCompleted(id) {
+			continue // a redelivery after the run was written out
+		}
+		r, err := s.run(id)
+		if err != nil {
+			return nil, err
+		}
+		if reason := r.apply(m); reason != "" {
+			s.log.Warn("message to dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", reason)
+			dead = append(dead, control.DeadLetter(s.cfg.Topics.DeadLetterTopic(), m, reason))
+			continue
+		}
+		f, err := r.file(m.Partition)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := bufs[f]; !ok {
+			order = append(order, f)
+		}
+		bufs[f] = appendFrame(bufs[f], m)
+		touched[id] = true
+	}
+	for _, f := range order {
+		if _, err := f.Write(bufs[f]); err != nil {
+			return nil, fmt.Errorf("append to spool: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("sync spool: %w", err)
+		}
+	}
+	if len(dead) > 0 {
+		if err := s.b.Publisher.Publish(ctx, dead...); err != nil {
+			return nil, fmt.Errorf("publish dead letters: %w", err)
+		}
+	}
+	return touched, nil
+}
+
+// apply records what m says about the run; it returns why m cannot be stored, or "".
+// A message is applied before it is written, but an error stops the sink before the
+// batch is committed, and the state is rebuilt from the spool at restart.
+func (r *run) apply(m bus.Message) string {
+	attempt, err := strconv.Atoi(control.HeaderString(m, control.HeaderAttempt))
+	if err != nil || attempt < 1 {
+		return "missing or invalid " + control.HeaderAttempt + " header"
+	}
+	switch typ := control.HeaderString(m, control.HeaderType); typ {
+	case control.TypeResults:
+		v, _ := m.Header(control.HeaderSeq)
+		seqs, err := control.DecodeSeqs(v)
+		if err != nil || len(seqs) == 0 {
+			return "results message without a valid sequence list"
+		}
+		set := r.seenSet(attempt, m.Partition)
+		for _, q := range seqs {
+			set[q] = struct{}{}
+		}
+	case control.TypeEnd:
+		var e control.EndMarker
+		if err := json.Unmarshal(m.Value, &e); err != nil {
+			return "end marker: " + err.Error()
+		}
+		if r.ends[attempt] == nil {
+			r.ends[attempt] = map[int]control.EndMarker{}
+		}
+		r.ends[attempt][m.Partition] = e
+	case control.TypeRejects:
+	default:
+		return fmt.Sprintf("unknown message type %q", typ)
+	}
+	return ""
+}
+
+func (r *run) seenSet(attempt, partition int) map[int64]struct{} {
+	if r.seen[attempt] == nil {
+		r.seen[attempt] = map[int]map[int64]struct{}{}
+	}
+	set := r.seen[attempt][partition]
+	if set == nil {
+		set = map[int64]struct{}{}
+		r.seen[attempt][partition] = set
+	}
+	return set
+}
+
+// stored counts the distinct subjects stored for an attempt.
+func (r *run) stored(attempt int) int64 {
+	var n int64
+	for _, set := range r.seen[attempt] {
+		n += int64(len(set))
+	}
+	return n
+}
+
+func (s *Service) isCompleted(id string) bool {
+	if s.completed[id] {
+		return true
+	}
+	if _, ok := s.runs[id]; ok {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(s.cfg.Out, id, completeMarker)); err == nil {
+		s.completed[id] = true
+		return true
+	}
+	return false
+}
+
+func (s *Service) run(id string) (*run, error) {
+	if r, ok := s.runs[id]; ok {
+		return r, nil
+	}
+	dir := filepath.Join(s.cfg.Out, id)
+	if err := os.MkdirAll(filepath.Join(dir, spoolDir), 0o755); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	r := &run{id: id, dir: dir, files: map[int]*os.File{}, seen: map[int]map[int]map[int64]struct{}{},
+		ends: map[int]map[int]control.EndMarker{}}
+	s.runs[id] = r
+	return r, nil
+}
+
+func spoolPath(dir string, partition int) string {
+	return filepath.Join(dir, spoolDir, fmt.Sprintf("p%d.log", partition))
+}
+
+func (r *run) file(partition int) (*os.File, error) {
+	if f, ok := r.files[partition]; ok {
+		return f, nil
+	}
+	f, err := os.OpenFile(spoolPath(r.dir, partition), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open spool: %w", err)
+	}
+	r.files[partition] = f
+	return f, nil
+}
+
+func (r *run) closeFiles() {
+	for p, f := range r.files {
+		f.Close()
+		delete(r.files, p)
+	}
+}
+
+func (s *Service) closeFiles() {
+	for _, r := range s.runs {
+		r.closeFiles()
+	}
+}
+
+// recover rebuilds the state of unfinished runs from their spool files, cutting off torn
+// frames at the ends.
+func (s *Service) recover() error {
+	ents, err := os.ReadDir(s.cfg.Out)
+	if err != nil {
+		return fmt.Errorf("read output folder: %w", err)
+	}
+	for _, e := range ents {
+		id := e.Name()
+		if !e.IsDir() || !control.ValidRunID(id) {
+			continue
+		}
+		dir := filepath.Join(s.cfg.Out, id)
+		if _, err := os.Stat(filepath.Join(dir, completeMarker)); err == nil {
+			s.completed[id] = true
+			continue
+		}
+		logs, err := os.ReadDir(filepath.Join(dir, spoolDir))
+		if err != nil {
+			continue // not a run folder of ours
+		}
+		r, err := s.run(id)
+		if err != nil {
+			return err
+		}
+		for _, l := range logs {
+			name := l.Name()
+			p, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, "p"), ".log"))
+			if err != nil || !strings.HasPrefix(name, "p") || !strings.HasSuffix(name, ".log") {
+				continue
+			}
+			path := filepath.Join(dir, spoolDir, name)
+			good, err := readSpool(path, p, func(m bus.Message) error {
+				r.apply(m) // what is in the spool was accepted once
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := os.Truncate(path, good); err != nil {
+				return fmt.Errorf("cut torn spool tail: %w", err)
+			}
+		}
+		s.log.Info("resumed run from spool", "run", id)
+	}
+	return nil
+}
+
+// checkAll checks every pending run.
+func (s *Service) checkAll(ctx context.Context) {
+	ids := make([]string, 0, len(s.runs))
+	for id := range s.runs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		s.check(ctx, id)
+	}
+}
+
+// check finalises the run if it is complete: its run-end is known, every partition's
+// end marker of the final attempt arrived and every announced subject is stored.
+func (s *Service) check(ctx context.Context, id string) {
+	r, ok := s.runs[id]
+	if !ok || r.failed {
+		return
+	}
+	st, ok := s.reg.Run(id)
+	if !ok || st.End == nil || st.Start == nil {
+		return
+	}
+	a := st.End.Attempt
+	for p, want := range st.End.PartitionSubjects {
+		e, ok := r.ends[a][p]
+		if !ok {
+			return
+		}
+		got := int64(len(r.seen[a][p]))
+		if got < want || e.Subjects != want {
+			return
+		}
+	}
+	if err := s.finalise(ctx, r, st); err != nil {
+		r.failed = true
+		s.log.Error("run failed", "run", id, "err", err)
+		rec := control.Record{Kind: control.KindRunFailed, RunID: id, Failed: &control.RunFailed{Service: "sink", Reason: err.Error()}}
+		if perr := control.Publish(ctx, s.b.Publisher, s.cfg.Topics.ControlTopic(), rec); perr != nil {
+			s.log.Error("run-failed record not published", "run", id, "err", perr)
+		}
+	}
+}
+
+func (s *Service) publishProgress(ctx context.Context) {
+	for id, r := range s.runs {
+		st, ok := s.reg.Run(id)
+		attempt := 1
+		if ok && st.End != nil {
+			attempt = st.End.Attempt
+		}
+		n := r.stored(attempt)
+		if n == r.reported {
+			continue
+		}
+		r.reported = n
+		rec := control.Record{Kind: control.KindProgress, RunID: id, Progress: &control.Progress{
+			Service: "sink", Instance: s.cfg.Instance, Subjects: n}}
+		if err := control.Publish(ctx, s.b.Publisher, s.cfg.Topics.ControlTopic(), rec); err != nil {
+			s.log.Warn("progress record not published", "run", id, "err", err)
+		}
+	}
+}
