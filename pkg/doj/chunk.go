@@ -109,7 +109,7 @@ func (c *cutter) cutChunk(data []byte, rows []rowSpan) ([]byte, []rowSpan) {
 		case cutRow:
 			rows = append(rows, rowSpan{
 				start: uint32(pos), end: uint32(pos + ct.end), line: c.line,
-				kind: cutRow, quote: ct.quote, multi: ct.multi,
+				kind: cutRow, multi: ct.multi,
 			})
 			pos += ct.next
 			c.line += int64(ct.lines)
@@ -158,7 +158,7 @@ func (c *cutter) fill(data []byte, want int) []byte {
 // parser is one worker's reusable scratch space.
 type parser struct {
 	outcomes []outcome
-	scratch  [NumColumns]uint32
+	ends     fieldEnds
 }
 
 // outcome is pass 1's verdict on one row: either split cells (slot into the ends slab,
@@ -177,9 +177,9 @@ type outcome struct {
 // string and builds Events whose strings are substrings of it. The split is done first so
 // that no byte of the buffer changes after the string exists.
 func (p *parser) batch(f *File, j *job) *Batch {
-	// Cell text never exceeds the rows' bytes; +8 for the splitter's whole-word stores.
+	// Cell text never exceeds the rows' bytes; the slack is for the splitter's word stores.
 	first, last := j.rows[0], j.rows[len(j.rows)-1]
-	text := make([]byte, int(last.end-first.start)+8)
+	text := make([]byte, int(last.end-first.start)+rowSlack)
 	slab := make([]uint32, len(j.rows)*NumColumns)
 	p.outcomes = p.outcomes[:0]
 	w, slots := 0, 0
@@ -194,16 +194,16 @@ func (p *parser) batch(f *File, j *job) *Batch {
 			p.outcomes = append(p.outcomes, outcome{rej: p.fill(rej, f, src, row)})
 			continue
 		}
-		ends := slab[slots*NumColumns : (slots+1)*NumColumns]
-		res := splitRow(row, text, w, ends, r.quote, r.multi)
+		res := splitRow(row, text, w, &p.ends, r.multi)
 		if res.err != quoteOK || res.fields != NumColumns {
 			rej := splitReject(res)
 			if res.fields > ColSubjectID {
-				rej.SubjectID = string(text[w+int(ends[ColSubjectID-1]) : w+int(ends[ColSubjectID])])
+				rej.SubjectID = string(text[w+int(p.ends[ColSubjectID-1]) : w+int(p.ends[ColSubjectID])])
 			}
 			p.outcomes = append(p.outcomes, outcome{rej: p.fill(rej, f, src, row)})
 			continue
 		}
+		copy(slab[slots*NumColumns:], p.ends[:NumColumns])
 		p.outcomes = append(p.outcomes, outcome{slot: slots, textStart: w, textEnd: res.w})
 		slots++
 		w = res.w
@@ -242,8 +242,7 @@ func (p *parser) fill(r *Reject, f *File, src record.Source, row []byte) *Reject
 // peekSubject reads SUBJECT_ID from the start of an over-long row, if its first fields
 // split cleanly. text is used as scratch space at w.
 func (p *parser) peekSubject(prefix, text []byte, w int) string {
-	hasQuote := bytes.IndexByte(prefix, '"') >= 0
-	res := splitRow(prefix, text, w, p.scratch[:], hasQuote, false)
+	res := splitRow(prefix, text, w, &p.ends, false)
 	// Without an error the last field was cut off by the cap, so it does not count.
 	complete := res.fields
 	if res.err == quoteOK {
@@ -252,7 +251,7 @@ func (p *parser) peekSubject(prefix, text []byte, w int) string {
 	if complete <= ColSubjectID {
 		return ""
 	}
-	return string(text[w+int(p.scratch[ColSubjectID-1]) : w+int(p.scratch[ColSubjectID])])
+	return string(text[w+int(p.ends[ColSubjectID-1]) : w+int(p.ends[ColSubjectID])])
 }
 
 // splitReject describes a row the splitter could not accept.

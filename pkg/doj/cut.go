@@ -29,7 +29,6 @@ type cut struct {
 	// the buffer and the rest of it must be skipped.
 	next  int
 	lines int  // physical lines the row covers
-	quote bool // the row holds at least one '"'
 	multi bool // the row spans lines (a quoted field holds a line break)
 }
 
@@ -58,11 +57,10 @@ func cutOne(b []byte, eof bool, maxRow int) cut {
 	if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
 		return cut{kind: cutBlank, next: next, lines: 1}
 	}
-	q := countByte(line, '"')
-	if q%2 == 0 {
-		return cut{kind: cutRow, end: i, next: next, lines: 1, quote: q > 0}
+	if countByte(line, '"')%2 == 0 {
+		return cut{kind: cutRow, end: i, next: next, lines: 1}
 	}
-	first := cut{kind: cutRow, end: i, next: next, lines: 1, quote: true}
+	first := cut{kind: cutRow, end: i, next: next, lines: 1}
 	truncated := len(b) > len(view)
 	end, st := scanQuotedRow(view, eof && !truncated)
 	switch st {
@@ -80,7 +78,7 @@ func cutOne(b []byte, eof bool, maxRow int) cut {
 	if end <= i {
 		return first // a row that ends on its first line: q was odd, so it is malformed
 	}
-	return cut{kind: cutRow, end: end, next: min(end+1, len(b)), lines: 1 + countByte(b[:end], '\n'), quote: true, multi: true}
+	return cut{kind: cutRow, end: end, next: min(end+1, len(b)), lines: 1 + countByte(b[:end], '\n'), multi: true}
 }
 
 // tooLong reports a physical line longer than maxRow; the rest of it is skipped.

@@ -89,7 +89,10 @@ func FuzzSplitRow(f *testing.F) {
 		if c := cutOne([]byte(row), true, len(row)); c.kind != cutRow || c.end != len(row) {
 			return // not exactly one row: the cutter's business, not the splitter's
 		}
-		cells, res := split(row, len(row)+1)
+		cells, res := split(row)
+		if res.fields >= len(fieldEnds{}) {
+			return // more fields than the splitter keeps ends for
+		}
 		r := csv.NewReader(strings.NewReader(row))
 		r.FieldsPerRecord = -1
 		want, err := r.Read()

@@ -74,7 +74,6 @@ type rowSpan struct {
 	start, end uint32 // data[start:end] is the row without its line terminator
 	line       int64
 	kind       cutKind // cutRow or cutTooLong
-	quote      bool
 	multi      bool
 }
 

@@ -68,7 +68,7 @@ func TestScanHeaderVariants(t *testing.T) {
 	a, b, c := fixtureRows()
 	var wantCells []string
 	for _, r := range []string{a, b, c} {
-		cells, _ := split(r, NumColumns)
+		cells, _ := split(r)
 		wantCells = append(wantCells, cellsRow(cells))
 	}
 	for _, tt := range tests {
