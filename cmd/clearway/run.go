@@ -72,8 +72,8 @@ func (c *runConfig) Validate() error {
 	default:
 		return usagef("--progress %q: want auto, bar, log or none", c.Progress)
 	}
-	if c.County != "" && c.County != strings.ToUpper(c.County) {
-		return usagef("--county %q: county names are upper case as the DOJ writes them, e.g. %q", c.County, strings.ToUpper(c.County))
+	if c.County != "" && !record.IsCounty(c.County) {
+		return usagef("--county %q is not a California county as the DOJ writes it: %s", c.County, record.CountyHint(c.County))
 	}
 	if c.Out == "" {
 		return usagef("--out must name a folder")

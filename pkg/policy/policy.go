@@ -35,6 +35,8 @@
 package policy
 
 import (
+	"github.com/clearway/clearway/pkg/record"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -253,7 +255,7 @@ func dirCounty(path, county string) (string, error) {
 		return DefaultCounty, nil
 	case county == "" && strings.EqualFold(filepath.Ext(path), ".json"):
 		c := strings.ToUpper(strings.NewReplacer("-", " ", "_", " ").Replace(stem))
-		if !IsCounty(c) {
+		if !record.IsCounty(c) {
 			return "", fmt.Errorf("%s: a gogen options file in a policy directory is named after its county (e.g. los-angeles.json) or default.json; %q is not a California county", path, c)
 		}
 		return c, nil

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"github.com/clearway/clearway/pkg/record"
+
 	"fmt"
 	"strconv"
 
@@ -147,7 +149,7 @@ func parseYAML(data []byte) (*eligibility.Policy, string, error) {
 	if doc.Misdemeanors == nil {
 		return nil, "", fmt.Errorf("misdemeanors is required: dismiss, hand_review, not_eligible or off")
 	}
-	if doc.County != "" && doc.County != DefaultCounty && !IsCounty(doc.County) {
+	if doc.County != "" && doc.County != DefaultCounty && !record.IsCounty(doc.County) {
 		return nil, "", fmt.Errorf("county: %q is not a California county as the DOJ writes it (upper case, e.g. LOS ANGELES), nor %q", doc.County, DefaultCounty)
 	}
 	r := doc.Relief

@@ -131,9 +131,9 @@ func newGenerator(c Config) *generator {
 		buf:    make([]byte, 0, 64<<10),
 	}
 	if c.County != "" {
-		g.home, _ = countyIndex(c.County)
+		g.home, _ = record.CountyIndex(c.County)
 	}
-	cs := Counties()
+	cs := record.Counties()
 	g.counties = make([]countyInfo, len(cs))
 	g.stats.Counties = make([]CountyStats, len(cs))
 	for i, ct := range cs {

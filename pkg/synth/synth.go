@@ -15,6 +15,8 @@
 package synth
 
 import (
+	"github.com/clearway/clearway/pkg/record"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -49,7 +51,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("synth: rows must be greater than 0, got %d", c.Rows)
 	}
 	if c.County != "" {
-		if _, ok := countyIndex(c.County); !ok {
+		if _, ok := record.CountyIndex(c.County); !ok {
 			return unknownCountyError(c.County)
 		}
 	}
@@ -74,7 +76,7 @@ type Stats struct {
 	Deceased, Registered int64
 	// Bytes is the number of bytes written, header included.
 	Bytes int64
-	// Counties breaks the totals down by county, in Counties() order.
+	// Counties breaks the totals down by county, in record.Counties() order.
 	Counties []CountyStats
 }
 

@@ -54,9 +54,9 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCounties(t *testing.T) {
-	cs := Counties()
+	cs := record.Counties()
 	if len(cs) != 58 {
-		t.Fatalf("len(Counties()) = %d, want 58", len(cs))
+		t.Fatalf("len(record.Counties()) = %d, want 58", len(cs))
 	}
 	seen := map[string]bool{}
 	largest := cs[0]
@@ -82,8 +82,8 @@ func TestCounties(t *testing.T) {
 		t.Errorf("codes: first %+v last %+v", cs[0], cs[57])
 	}
 	cs[0].Name = "CHANGED"
-	if Counties()[0].Name != "ALAMEDA" {
-		t.Error("Counties() shares its backing array with callers")
+	if record.Counties()[0].Name != "ALAMEDA" {
+		t.Error("record.Counties() shares its backing array with callers")
 	}
 }
 
@@ -530,7 +530,7 @@ func TestVocabularyIsCSVSafe(t *testing.T) {
 			all = append(all, o.code, o.descr)
 		}
 	}
-	for _, c := range Counties() {
+	for _, c := range record.Counties() {
 		all = append(all, c.Name, c.Code)
 	}
 	for _, s := range all {
