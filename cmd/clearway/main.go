@@ -33,6 +33,10 @@ func commands() []command {
 	return []command{
 		{"run", "decide every Prop 64 conviction in DOJ files, in one process (no servers)", runCmd},
 		{"gen", "write a synthetic DOJ research file for tests, demos and benchmarks", genCmd},
+		{"ingest", "publish a run's DOJ files to the pipeline (Kafka) and exit when acknowledged", ingestCmd},
+		{"evaluate", "decide subjects from the pipeline until SIGTERM (scale by running more)", evaluateCmd},
+		{"sink", "store decisions and write each complete run's outputs, until SIGTERM", sinkCmd},
+		{"status", "print a pipeline run's progress; --wait blocks until it completes", statusCmd},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, eligibility.Version)
 			return nil

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/clearway/clearway/services/evaluator"
+)
+
+func evaluateCmd(ctx context.Context, args []string, _, _ io.Writer) error {
+	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
+	var (
+		cfg evaluator.Config
+		bf  busFlags
+	)
+	cfg.RegisterFlags(fs)
+	bf.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: clearway evaluate --brokers HOST:PORT [flags]\n\nDecides the subjects of every run on the subjects topic until SIGTERM.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	rest, err := parseServiceFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	if err := cfg.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	b, closeBus, err := kafkaBus(bf.Kafka)
+	if err != nil {
+		return err
+	}
+	defer closeBus()
+	ev, err := evaluator.New(cfg, b, slog.Default().With("service", "evaluator"))
+	if err != nil {
+		return err
+	}
+	return ev.Run(ctx)
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/clearway/clearway/pkg/bus"
+	"github.com/clearway/clearway/pkg/bus/kafka"
+	"github.com/clearway/clearway/services/control"
+	"github.com/clearway/clearway/services/ingest"
+)
+
+// busFlags are the Kafka settings every service command takes: pkg/bus/kafka's flags
+// (-kafka.*) plus --brokers, the short form the operators' runbooks use.
+type busFlags struct {
+	Kafka kafka.Config
+}
+
+func (b *busFlags) RegisterFlags(fs *flag.FlagSet) {
+	b.Kafka.RegisterFlags(fs)
+	fs.Var(brokersFlag{&b.Kafka}, "brokers", "comma-separated Kafka bootstrap brokers, host:port (same as -kafka.brokers; env CLEARWAY_KAFKA_BROKERS)")
+}
+
+type brokersFlag struct{ c *kafka.Config }
+
+func (f brokersFlag) String() string {
+	if f.c == nil {
+		return ""
+	}
+	return strings.Join(f.c.Brokers, ",")
+}
+
+func (f brokersFlag) Set(s string) error {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	f.c.Brokers = out
+	return nil
+}
+
+// parseServiceFlags sets flags from the environment (CLEARWAY_KAFKA_* for -kafka.*,
+// CLEARWAY_<FLAG> for the others, '-' and '.' as '_'), then from the command line, which
+// wins.
+func parseServiceFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := kafka.SetFromEnv(fs, os.LookupEnv); err != nil {
+		return nil, usagef("%v", err)
+	}
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Name, "kafka.") || f.Name == "brokers" {
+			return
+		}
+		env := "CLEARWAY_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(f.Name))
+		if v, ok := os.LookupEnv(env); ok && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = usagef("%s: %v", env, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	return parseFlags(fs, args)
+}
+
+// kafkaBus connects the services to Kafka.
+func kafkaBus(kc kafka.Config) (control.Bus, func(), error) {
+	kc.Logger = slog.Default()
+	if err := kc.Validate(); err != nil {
+		return control.Bus{}, nil, usagef("%v", err)
+	}
+	admin, err := kafka.NewAdmin(kc)
+	if err != nil {
+		return control.Bus{}, nil, err
+	}
+	pub, err := kafka.NewPublisher(kc, bus.PublisherOptions{Partitioning: bus.PartitionExplicit})
+	if err != nil {
+		admin.Close()
+		return control.Bus{}, nil, err
+	}
+	b := control.Bus{
+		Admin:     admin,
+		Publisher: pub,
+		Subscribe: func(opts bus.SubscriberOptions) (bus.Subscriber, error) {
+			return kafka.NewSubscriber(kc, opts)
+		},
+		Partitions: admin.Partitions,
+	}
+	return b, func() { pub.Close(); admin.Close() }, nil
+}
+
+func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	var (
+		cfg ingest.Config
+		bf  busFlags
+	)
+	cfg.RegisterFlags(fs)
+	bf.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: clearway ingest --brokers HOST:PORT --run-id ID [flags] FILE...\n\nPublishes a run to the pipeline's subjects topic and exits once every message is acknowledged.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	files, err := parseServiceFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if len(files) == 0 {
+		return usagef("no input files: give one or more DOJ research files")
+	}
+	b, closeBus, err := kafkaBus(bf.Kafka)
+	if err != nil {
+		return err
+	}
+	defer closeBus()
+	st, err := ingest.Run(ctx, b, cfg, files, slog.Default())
+	for _, e := range st.Unreadable {
+		fmt.Fprintf(stderr, "clearway ingest: unreadable input: %v\n", e)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "run %s published: %s rows, %s subjects, %s rejects in %.1fs (%s rows/s, %s mode)\n",
+		cfg.RunID, thousands(st.Rows), thousands(st.Subjects), thousands(st.Rejects), st.Duration.Seconds(),
+		thousands(int64(float64(st.Rows)/max(st.Duration.Seconds(), 1e-9))), st.Mode)
+	if len(st.Unreadable) > 0 {
+		return fmt.Errorf("%d input file(s) could not be read (listed above); the other files were published", len(st.Unreadable))
+	}
+	return nil
+}
