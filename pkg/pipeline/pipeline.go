@@ -41,6 +41,12 @@ type Config struct {
 	Group doj.GroupOptions
 	// Progress, when set, is called from time to time.
 	Progress func(Progress)
+	// Extra, when set, makes an additional output (e.g. a ClickHouse writer) that
+	// receives every reject and subject after the files' output. It is called once
+	// per attempt (a run that finds its input unsorted starts again with spilling);
+	// an attempt that fails calls the output's Abort() error method, when it has
+	// one, instead of Close.
+	Extra func(info report.RunInfo) (report.Output, error)
 }
 
 // Progress is what a progress display needs.
@@ -107,6 +113,15 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		out, err := newOutput(cfg, stage, files)
 		if err != nil {
 			return a, err
+		}
+		if cfg.Extra != nil {
+			extra, err := cfg.Extra(cfg.Info)
+			if err != nil {
+				return a, err
+			}
+			t := &tee{outs: []report.Output{out, extra}}
+			defer t.abortUnlessClosed()
+			out = t
 		}
 		// A File is read once; each attempt opens the inputs afresh.
 		fresh, err := reopen(files)
@@ -236,6 +251,51 @@ func publish(stage, dir string) error {
 		}
 	}
 	return os.Remove(stage)
+}
+
+// tee sends every result to several outputs in turn.
+type tee struct {
+	outs   []report.Output
+	closed bool
+}
+
+func (t *tee) Subject(r *eligibility.Result) error {
+	for _, o := range t.outs {
+		if err := o.Subject(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tee) Reject(r doj.Reject) error {
+	for _, o := range t.outs {
+		if err := o.Reject(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tee) Close(ctx context.Context, st report.RunStats) error {
+	t.closed = true
+	var errs []error
+	for _, o := range t.outs {
+		errs = append(errs, o.Close(ctx, st))
+	}
+	return errors.Join(errs...)
+}
+
+// abortUnlessClosed tells outputs that can undo their work that the attempt failed.
+func (t *tee) abortUnlessClosed() {
+	if t.closed {
+		return
+	}
+	for _, o := range t.outs {
+		if a, ok := o.(interface{ Abort() error }); ok {
+			_ = a.Abort()
+		}
+	}
 }
 
 // work is one batch of subjects on its way through the evaluators, in grouping order.

@@ -1,0 +1,20 @@
+// Package warehouse stores Clearway's decisions in ClickHouse and reads them back.
+//
+// Two databases hold one run's results (schemas/clickhouse, applied by Migrate):
+// clearway_restricted has the case-level decisions with identities and the
+// quarantined rows; clearway_analytics has the same decisions pseudonymised (a keyed
+// HMAC-SHA256 of SUBJECT_ID), one outcome row per person, the runs, and aggregates
+// kept by a materialized view. Every table deduplicates on (run, subject, conviction),
+// so reruns and redelivered batches never count twice when read with FINAL (the
+// *_dedup views) or through the distinct-count aggregates.
+//
+// Writer is a report.Output: the embedded pipeline (clearway run --clickhouse) and the
+// sink feed it results; it inserts columnar batches into both databases and records the
+// run on Close. LoadSummary rebuilds a run's report.Summary from the stored rows, so
+// `clearway report --clickhouse` writes the same summary.json and report.html as the
+// run itself.
+//
+// The client speaks the native protocol with explicit column lists on every INSERT:
+// the only way clickhouse-go works with both Debian's ClickHouse 18.16 and current
+// releases (see ../../../shared docs: clickhouse-18.16.md).
+package warehouse
