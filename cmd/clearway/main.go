@@ -37,6 +37,8 @@ func commands() []command {
 		{"evaluate", "decide subjects from the pipeline until SIGTERM (scale by running more)", evaluateCmd},
 		{"sink", "store decisions and write each complete run's outputs, until SIGTERM", sinkCmd},
 		{"status", "print a pipeline run's progress; --wait blocks until it completes", statusCmd},
+		{"migrate", "apply the ClickHouse schema (idempotent)", migrateCmd},
+		{"report", "write a stored run's summary.json and report.html from ClickHouse", reportCmd},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, eligibility.Version)
 			return nil

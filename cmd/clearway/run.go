@@ -22,6 +22,7 @@ import (
 	"github.com/clearway/clearway/pkg/policy"
 	"github.com/clearway/clearway/pkg/record"
 	"github.com/clearway/clearway/pkg/report"
+	"github.com/clearway/clearway/pkg/warehouse"
 )
 
 // runConfig holds `clearway run`'s flags.
@@ -39,6 +40,9 @@ type runConfig struct {
 	Workers    int
 	Progress   string
 	CPUProfile string
+	// ClickHouse also loads the results into the warehouse when ClickHouse.Addr is set.
+	ClickHouse clickhouseFlags
+	Dev        bool
 }
 
 func (c *runConfig) RegisterFlags(fs *flag.FlagSet) {
@@ -55,6 +59,8 @@ func (c *runConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TempDir, "tmp", "", "folder for spill files (default: the system temp folder)")
 	fs.IntVar(&c.Workers, "workers", 0, "evaluator goroutines (default: number of CPUs)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for performance work)")
+	c.ClickHouse.register(fs, "also store the results in ClickHouse at this native address, host:port (run `clearway migrate` first); the pseudonym secret comes from "+envPseudonymKey)
+	fs.BoolVar(&c.Dev, "dev", false, "with --clickhouse and no "+envPseudonymKey+": use the public development pseudonym key (local try-outs only)")
 	fs.StringVar(&c.Progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 }
 
@@ -132,6 +138,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Workers: c.Workers,
 		Group:   doj.GroupOptions{MemoryBudget: int64(c.Memory), TempDir: c.TempDir},
 	}
+	if c.ClickHouse.Addr != "" {
+		closeCH, err := c.addClickHouse(ctx, &cfg)
+		if err != nil {
+			return err
+		}
+		defer closeCH()
+	}
 	if c.CPUProfile != "" {
 		stopProfile, err := startCPUProfile(c.CPUProfile)
 		if err != nil {
@@ -151,6 +164,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	printRunSummary(stdout, c, runID, st)
+	if c.ClickHouse.Addr != "" {
+		fmt.Fprintf(stdout, "  clickhouse: stored in %s and %s at %s (clearway report --clickhouse %s --run %s)\n",
+			c.ClickHouse.Restricted, c.ClickHouse.Analytics, c.ClickHouse.Addr, c.ClickHouse.Addr, runID)
+	}
 	switch {
 	case len(st.Unreadable) > 0:
 		return fmt.Errorf("%d input file(s) could not be read (listed above); the other files were processed", len(st.Unreadable))
@@ -158,6 +175,27 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("--strict: %d row(s) quarantined, see %s", st.Rejects, filepath.Join(c.Out, "rejects.csv"))
 	}
 	return nil
+}
+
+// addClickHouse makes the run also write its results to ClickHouse through a
+// warehouse.Writer (one per pipeline attempt); the returned func closes the connection.
+func (c *runConfig) addClickHouse(ctx context.Context, cfg *pipeline.Config) (func(), error) {
+	dbs, err := c.ClickHouse.databases()
+	if err != nil {
+		return nil, err
+	}
+	key, err := pseudonymKey(c.Dev)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := c.ClickHouse.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Extra = func(info report.RunInfo) (report.Output, error) {
+		return warehouse.NewWriter(ctx, conn, warehouse.WriterConfig{Databases: dbs, PseudonymKey: key, Info: info})
+	}
+	return func() { _ = conn.Close() }, nil
 }
 
 // setMemoryLimit keeps the Go heap near the run's budget: the grouper holds at most the
