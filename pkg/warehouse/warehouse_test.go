@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/clearway/clearway/pkg/eligibility"
@@ -157,5 +161,198 @@ func diffJSON(t *testing.T, got, want []byte) {
 		if !bytes.Equal(gl, wl) {
 			t.Fatalf("summary from ClickHouse differs from the embedded run's at line %d:\n got: %s\nwant: %s", i+1, gl, wl)
 		}
+	}
+}
+
+func TestMigrationsApplyThenNoOp(t *testing.T) {
+	conn := chtest.Connect(t)
+	dbs := warehouse.Databases{Restricted: chtest.Scratch(t, conn), Analytics: chtest.Scratch(t, conn)}
+	ctx := context.Background()
+	// Scratch made the databases; an empty server would not have them either way,
+	// so drop them and let the migrations create them.
+	for _, db := range []string{dbs.Restricted, dbs.Analytics} {
+		if err := conn.Exec(ctx, "DROP DATABASE "+db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := warehouse.Migrate(ctx, conn, dbs)
+	if err != nil {
+		t.Fatalf("first migrate: %v", err)
+	}
+	second, err := warehouse.Migrate(ctx, conn, dbs)
+	if err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	if len(first) != len(second) {
+		t.Fatalf("first run reported %d migrations, second %d", len(first), len(second))
+	}
+	applied := 0
+	for i := range first {
+		switch {
+		case first[i].Action == "applied":
+			applied++
+			if second[i].Action != "already applied" {
+				t.Errorf("%s: second run %q, want already applied", second[i].Name, second[i].Action)
+			}
+		case strings.HasPrefix(first[i].Action, "skipped"):
+			if second[i].Action != first[i].Action {
+				t.Errorf("%s: second run %q, want %q", second[i].Name, second[i].Action, first[i].Action)
+			}
+		default:
+			t.Errorf("%s: first run %q on an empty server", first[i].Name, first[i].Action)
+		}
+	}
+	if applied < 3 {
+		t.Fatalf("only %d migrations applied on an empty server: %+v", applied, first)
+	}
+	var recorded uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+dbs.Restricted+".schema_migrations").Scan(&recorded); err != nil {
+		t.Fatal(err)
+	}
+	if int(recorded) != applied {
+		t.Fatalf("schema_migrations holds %d rows after two runs, want %d (one per applied migration)", recorded, applied)
+	}
+	var tables uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database IN (?, ?)", dbs.Restricted, dbs.Analytics).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	// restricted: decisions, rejects, schema_migrations; analytics: decisions, people,
+	// runs, 3 dedup views, aggregate state, its view and the materialized view.
+	if tables != 12 {
+		t.Fatalf("%d tables and views after migrating, want 12", tables)
+	}
+}
+
+// TestLoadingTwiceDoesNotDoubleCount loads the same run twice (a rerun, or a sink
+// that redelivers everything): deduplicated reads, the aggregates and the rebuilt
+// summary count each conviction once.
+func TestLoadingTwiceDoesNotDoubleCount(t *testing.T) {
+	conn, dbs := migrated(t)
+	ctx := context.Background()
+	first := runWithClickHouse(t, conn, dbs, "test-twice")
+	runWithClickHouse(t, conn, dbs, "test-twice")
+	want := first.summary.Totals
+
+	var raw, dedup, groups, people uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+dbs.Analytics+".decisions WHERE run_id = 'test-twice'").Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+dbs.Analytics+".decisions_dedup WHERE run_id = 'test-twice'").Scan(&dedup); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT sum(convictions) FROM "+dbs.Analytics+".conviction_groups WHERE run_id = 'test-twice'").Scan(&groups); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+dbs.Analytics+".people_dedup WHERE run_id = 'test-twice'").Scan(&people); err != nil {
+		t.Fatal(err)
+	}
+	if raw < 2*uint64(want.ConvictionsEvaluated) && raw != uint64(want.ConvictionsEvaluated) {
+		t.Logf("raw rows %d (parts merged in between)", raw)
+	}
+	if dedup != uint64(want.ConvictionsEvaluated) || groups != uint64(want.ConvictionsEvaluated) || people != uint64(want.Subjects) {
+		t.Fatalf("after loading twice: dedup decisions %d, aggregate convictions %d, people %d; want %d, %d, %d",
+			dedup, groups, people, want.ConvictionsEvaluated, want.ConvictionsEvaluated, want.Subjects)
+	}
+	got, err := warehouse.LoadSummary(ctx, conn, dbs, "test-twice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := summaryJSON(t, got), summaryJSON(t, first.summary); !bytes.Equal(g, w) {
+		diffJSON(t, g, w)
+	}
+}
+
+// TestAnalystRefusedOnRestricted migrates the production database names (what
+// users.xml grants) and checks the analyst reads analytics and nothing of restricted.
+func TestAnalystRefusedOnRestricted(t *testing.T) {
+	writer := chtest.Connect(t)
+	ctx := context.Background()
+	if _, err := warehouse.Migrate(ctx, writer, warehouse.DefaultDatabases); err != nil {
+		t.Fatalf("migrate %v: %v", warehouse.DefaultDatabases, err)
+	}
+	analyst := chtest.ConnectAnalyst(t)
+	var n uint64
+	if err := analyst.QueryRow(ctx, "SELECT count() FROM clearway_analytics.decisions_dedup WHERE run_id = 'no-such-run'").Scan(&n); err != nil {
+		t.Fatalf("analyst reading clearway_analytics: %v", err)
+	}
+	for _, q := range []string{
+		"SELECT count() FROM clearway_restricted.decisions",
+		"SELECT count() FROM clearway_restricted.rejects",
+		"SELECT count() FROM clearway_restricted.schema_migrations",
+	} {
+		err := analyst.QueryRow(ctx, q).Scan(&n)
+		var ex *clickhouse.Exception
+		if !errors.As(err, &ex) || ex.Code != 291 {
+			t.Errorf("analyst %q: err = %v, want ClickHouse exception 291 (access denied)", q, err)
+		}
+	}
+}
+
+// TestAnalyticsHoldsNoIdentifiers inspects the analytics schema for identifying
+// columns, and the stored values for raw SUBJECT_IDs.
+func TestAnalyticsHoldsNoIdentifiers(t *testing.T) {
+	conn, dbs := migrated(t)
+	ctx := context.Background()
+	rows, err := conn.Query(ctx, "SELECT table, name FROM system.columns WHERE database = ?", dbs.Analytics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forbidden := regexp.MustCompile(`(?i)name|dob|birth|cii|ssn|cdl|licen|subject|fbi|case|ofn|line|file|raw`)
+	// Counts, not identifiers. Any other match must be looked at by a person.
+	allowed := map[string]bool{"runs.subjects": true, "runs_latest.subjects": true}
+	var columns int
+	for rows.Next() {
+		var table, col string
+		if err := rows.Scan(&table, &col); err != nil {
+			t.Fatal(err)
+		}
+		columns++
+		if forbidden.MatchString(col) && !allowed[table+"."+col] {
+			t.Errorf("analytics column %s.%s looks like an identifier", table, col)
+		}
+	}
+	rows.Close()
+	if columns < 40 {
+		t.Fatalf("only %d analytics columns listed: is the schema there?", columns)
+	}
+
+	// Values: after a load, no string column holds a SUBJECT_ID of the run.
+	runWithClickHouse(t, conn, dbs, "test-pii")
+	var ids []string
+	idRows, err := conn.Query(ctx, "SELECT DISTINCT subject_id FROM "+dbs.Restricted+".decisions WHERE run_id = 'test-pii' LIMIT 1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for idRows.Next() {
+		var id string
+		if err := idRows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	idRows.Close()
+	if len(ids) == 0 {
+		t.Fatal("no subject ids stored")
+	}
+	for _, tc := range []struct{ table, cols string }{
+		{"decisions", "person, county, section, reason, rule_id, race, gender, age_band, policy, policy_hash"},
+		{"people", "person, race, gender, age_band"},
+	} {
+		var hits uint64
+		q := "SELECT count() FROM " + dbs.Analytics + "." + tc.table + " ARRAY JOIN [" + tc.cols + "] AS v WHERE has(?, v)"
+		if err := conn.QueryRow(ctx, q, ids).Scan(&hits); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if hits != 0 {
+			t.Errorf("analytics %s holds %d values equal to raw SUBJECT_IDs", tc.table, hits)
+		}
+	}
+	// And the pseudonyms are the keyed hashes of those ids.
+	var found uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+dbs.Analytics+".people WHERE person = ?", warehouse.Pseudonym(testKey, ids[0])).Scan(&found); err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Fatalf("no people row for the pseudonym of a stored subject")
 	}
 }
