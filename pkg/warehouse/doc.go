@@ -16,5 +16,5 @@
 //
 // The client speaks the native protocol with explicit column lists on every INSERT:
 // the only way clickhouse-go works with both Debian's ClickHouse 18.16 and current
-// releases (see ../../../shared docs: clickhouse-18.16.md).
+// releases (docs/analytics.md, deploy/local/clickhouse/README.md).
 package warehouse
