@@ -114,6 +114,6 @@ func cut(lo, end int, raw func(int) int, budget float64) (hi, sum int) {
 // calls; decoded values share nothing with the Decoder, so they stay valid after later
 // calls. The zero value is ready to use; a Decoder is not safe for concurrent use.
 type Decoder struct {
-	subjects *arrow.Schema
-	results  *arrow.Schema
+	subjects *expected
+	results  *expected
 }

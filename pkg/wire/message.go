@@ -2,7 +2,9 @@ package wire
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -54,31 +56,58 @@ const (
 	expansionSlack = 64 << 20
 )
 
-// readMessage reads msg as a stream of schema want (kind, version) and hands each record
-// batch to fn. Any panic inside Arrow or fn, which corrupt input can cause, becomes
-// ErrMalformed: a bad message must never take a consumer down.
-func readMessage(msg []byte, want *arrow.Schema, kind string, version int, fn func(arrow.RecordBatch) error) (err error) {
+// readMessage reads msg as a stream of the expected schema and hands each record batch
+// to fn. The message's own schema is checked with the bounds-checked reader and then
+// replaced by the expected one (see frames.go); any panic inside Arrow or fn, which
+// corrupt input can still cause, becomes ErrMalformed: a bad message must never take a
+// consumer down.
+func readMessage(msg []byte, exp *expected, fn func(arrow.RecordBatch) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %s batch: %s", ErrMalformed, kind, clipPanic(p))
+			err = fmt.Errorf("%w: %s batch: %s", ErrMalformed, exp.kind, clipPanic(p))
 		}
 	}()
-	mem := &budgetAllocator{left: expansionLimit*len(msg) + expansionSlack}
-	r, err := ipc.NewReader(bytes.NewReader(msg), ipc.WithAllocator(mem))
+	first, err := nextFrame(msg, 0)
+	if err == nil {
+		var info schemaInfo
+		if info, err = readSchemaInfo(first.meta); err == nil {
+			if err := exp.check(info); err != nil {
+				return err
+			}
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("%w: %s batch: not an Arrow IPC stream: %v", ErrMalformed, kind, err)
+		return fmt.Errorf("%w: not an Arrow IPC stream of a %s batch: %v", ErrMalformed, exp.kind, err)
+	}
+	for at := first.end; ; {
+		f, err := nextFrame(msg, at)
+		if errors.Is(err, errEOS) {
+			break
+		}
+		if err == nil {
+			err = checkCustomMetadata(f.meta)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %s batch: %v", ErrMalformed, exp.kind, err)
+		}
+		at = f.end
+	}
+
+	mem := &budgetAllocator{left: expansionLimit*len(msg) + expansionSlack}
+	stream := io.MultiReader(bytes.NewReader(exp.frame), bytes.NewReader(msg[first.end:]))
+	r, err := ipc.NewReader(stream, ipc.WithAllocator(mem),
+		ipc.WithMetadataSizeLimit(int64(len(msg)+len(exp.frame))), ipc.WithBodySizeLimit(int64(len(msg))))
+	if err != nil {
+		return fmt.Errorf("%w: %s batch: %v", ErrMalformed, exp.kind, err)
 	}
 	defer r.Release()
-	if err := checkSchema(r.Schema(), want, kind, version); err != nil {
-		return err
-	}
 	for r.Next() {
 		if err := fn(r.RecordBatch()); err != nil {
 			return err
 		}
 	}
 	if err := r.Err(); err != nil {
-		return fmt.Errorf("%w: %s batch: %v", ErrMalformed, kind, err)
+		return fmt.Errorf("%w: %s batch: %v", ErrMalformed, exp.kind, err)
 	}
 	return nil
 }

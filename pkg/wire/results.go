@@ -249,10 +249,14 @@ func dateValue(d record.Date) int32 {
 // DecodeResults is the package-level DecodeResults.
 func (d *Decoder) DecodeResults(msg []byte) ([]eligibility.Result, error) {
 	if d.results == nil {
-		d.results = decisionsSchema()
+		exp, err := expect(decisionsSchema(), kindDecisions, DecisionsSchemaVersion)
+		if err != nil {
+			return nil, err
+		}
+		d.results = exp
 	}
 	var out []eligibility.Result
-	err := readMessage(msg, d.results, kindDecisions, DecisionsSchemaVersion, func(rec arrow.RecordBatch) error {
+	err := readMessage(msg, d.results, func(rec arrow.RecordBatch) error {
 		res, err := decodeResultBatch(rec)
 		out = append(out, res...)
 		return err

@@ -1,10 +1,12 @@
 package wire
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/clearway/clearway/pkg/doj"
 )
@@ -107,33 +109,58 @@ func decisionsSchema() *arrow.Schema {
 	return arrow.NewSchema(fields, &md)
 }
 
-// checkSchema compares a message's schema with want (a schema of kind and version):
-// first the kind, then the version, then every column, so that a message from another
-// producer version is reported as such rather than as a column mismatch.
-func checkSchema(got, want *arrow.Schema, kind string, version int) error {
-	md := got.Metadata()
-	k, ok := md.GetValue(metaSchema)
+// expected is a schema as the decoder checks it and as it hands it to Arrow.
+type expected struct {
+	kind    string
+	version int
+	info    schemaInfo
+	frame   []byte // the schema's IPC frame, as this build writes it
+}
+
+// expect prepares the decoder's view of schema s.
+func expect(s *arrow.Schema, kind string, version int) (*expected, error) {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(s))
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("wire: write %s schema: %w", kind, err)
+	}
+	f, err := nextFrame(buf.Bytes(), 0)
+	if err != nil {
+		return nil, fmt.Errorf("wire: read back %s schema: %w", kind, err)
+	}
+	info, err := readSchemaInfo(f.meta)
+	if err != nil {
+		return nil, fmt.Errorf("wire: read back %s schema: %w", kind, err)
+	}
+	return &expected{kind: kind, version: version, info: info, frame: buf.Bytes()[:f.end]}, nil
+}
+
+// check compares a message's schema with e: first the kind, then the version, then
+// every column, so that a message from another producer version is reported as such
+// rather than as a column mismatch.
+func (e *expected) check(got schemaInfo) error {
+	k, ok := got.meta[metaSchema]
 	if !ok {
 		return fmt.Errorf("%w: not a Clearway message (no %s in the Arrow schema metadata)", ErrMalformed, metaSchema)
 	}
-	if k != kind {
-		return fmt.Errorf("%w: message is a %s batch, want a %s batch (wrong topic?)", ErrMalformed, clip(k), kind)
+	if k != e.kind {
+		return fmt.Errorf("%w: message is a %s batch, want a %s batch (wrong topic?)", ErrMalformed, clip(k), e.kind)
 	}
-	v, ok := md.GetValue(metaVersion)
+	v, ok := got.meta[metaVersion]
 	if !ok {
-		return fmt.Errorf("%w: %s batch has no %s in its Arrow schema metadata", ErrMalformed, kind, metaVersion)
+		return fmt.Errorf("%w: %s batch has no %s in its Arrow schema metadata", ErrMalformed, e.kind, metaVersion)
 	}
-	if v != strconv.Itoa(version) {
+	if v != strconv.Itoa(e.version) {
 		return fmt.Errorf("%w: %s batch is version %s; this build reads version %d (upgrade the consumer, or replay the message from the dead-letter topic with a matching build)",
-			ErrUnknownVersion, kind, clip(v), version)
+			ErrUnknownVersion, e.kind, clip(v), e.version)
 	}
-	if got.NumFields() != want.NumFields() {
-		return fmt.Errorf("%w: %s batch version %d has %d columns, want %d", ErrMalformed, kind, version, got.NumFields(), want.NumFields())
+	want := e.info.fields
+	if len(got.fields) != len(want) {
+		return fmt.Errorf("%w: %s batch version %d has %d columns, want %d", ErrMalformed, e.kind, e.version, len(got.fields), len(want))
 	}
-	for i := range want.NumFields() {
-		g, w := got.Field(i), want.Field(i)
-		if g.Name != w.Name || !arrow.TypeEqual(g.Type, w.Type) {
-			return fmt.Errorf("%w: %s batch column %d is %s %s, want %s %s", ErrMalformed, kind, i, clip(g.Name), g.Type, w.Name, w.Type)
+	for i, w := range want {
+		if g := got.fields[i]; g != w {
+			return fmt.Errorf("%w: %s batch column %d is %s %s, want %s %s", ErrMalformed, e.kind, i, clip(g.name), g, w.name, w)
 		}
 	}
 	return nil

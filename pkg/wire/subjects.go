@@ -107,10 +107,14 @@ func (e *Encoder) encodeSubjects(subjects []*record.Subject) ([]byte, error) {
 // DecodeSubjects is the package-level DecodeSubjects.
 func (d *Decoder) DecodeSubjects(msg []byte) ([]*record.Subject, error) {
 	if d.subjects == nil {
-		d.subjects = subjectsSchema()
+		exp, err := expect(subjectsSchema(), kindSubjects, SubjectsSchemaVersion)
+		if err != nil {
+			return nil, err
+		}
+		d.subjects = exp
 	}
 	var out []*record.Subject
-	err := readMessage(msg, d.subjects, kindSubjects, SubjectsSchemaVersion, func(rec arrow.RecordBatch) error {
+	err := readMessage(msg, d.subjects, func(rec arrow.RecordBatch) error {
 		subs, err := decodeSubjectBatch(rec)
 		out = append(out, subs...)
 		return err

@@ -1,0 +1,173 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/clearway/clearway/pkg/doj"
+	"github.com/clearway/clearway/pkg/eligibility"
+	"github.com/clearway/clearway/pkg/policy"
+	"github.com/clearway/clearway/pkg/record"
+)
+
+// smallSubjects are two hand-built people, one with a Prop 64 conviction.
+func smallSubjects() []*record.Subject {
+	conv := map[int]string{
+		doj.ColStpTypeDescr:   record.StepCourtAction,
+		doj.ColStpOriCntyName: "LOS ANGELES",
+		doj.ColOffenseDescr:   "11357 HS-POSSESS MARIJUANA",
+		doj.ColDispDescr:      "CONVICTED",
+		doj.ColStpEventDate:   "20090102",
+		doj.ColOFN:            "LA-7",
+		doj.ColCntOrder:       "101001001",
+	}
+	return []*record.Subject{
+		person("F0000001", map[int]string{doj.ColStpTypeDescr: "ARREST/DETAINED/CITED"}, conv),
+		person("F0000002", map[int]string{doj.ColStpTypeDescr: "ARREST/DETAINED/CITED"}),
+	}
+}
+
+func smallResults(t testing.TB) []eligibility.Result {
+	e := eligibility.Engine{Policies: policy.DefaultPolicies(), ComputeAt: computeAt(t)}
+	var out []eligibility.Result
+	for _, s := range smallSubjects() {
+		out = append(out, e.Evaluate(s))
+	}
+	if len(out[0].Evaluated) != 1 || !isStub(&out[1]) {
+		t.Fatalf("small fixture: want one evaluated subject and one stub")
+	}
+	return out
+}
+
+// oneMessage returns a function that takes an encoder's results and returns its only
+// message: oneMessage(t)(EncodeSubjects(…)).
+func oneMessage(t testing.TB) func([][]byte, error) []byte {
+	return func(msgs [][]byte, err error) []byte {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages, want 1", len(msgs))
+		}
+		return msgs[0]
+	}
+}
+
+// emptyBatch writes a zero-row message with schema s (its metadata and columns as given).
+func emptyBatch(t *testing.T, s *arrow.Schema) []byte {
+	t.Helper()
+	mem := memory.NewGoAllocator()
+	cols := make([]arrow.Array, s.NumFields())
+	for i, f := range s.Fields() {
+		cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
+	}
+	var buf bytes.Buffer
+	msg, err := writeMessage(&buf, s, cols, 0, NoCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// withMeta returns s's columns under metadata kv (nil: none).
+func withMeta(s *arrow.Schema, kv map[string]string) *arrow.Schema {
+	if kv == nil {
+		return arrow.NewSchema(s.Fields(), nil)
+	}
+	md := arrow.MetadataFrom(kv)
+	return arrow.NewSchema(s.Fields(), &md)
+}
+
+// lz4Frame is the magic number that starts every LZ4 frame; in an Arrow IPC body each
+// compressed buffer is its int64 uncompressed length followed by one frame.
+var lz4Frame = []byte{0x04, 0x22, 0x4d, 0x18}
+
+func TestDecodeRejects(t *testing.T) {
+	subjMsg := oneMessage(t)(EncodeSubjects(smallSubjects(), 0))
+	resMsg := oneMessage(t)(EncodeResults(smallResults(t), 0))
+
+	// A subject whose SUBJECT_ID cell is blank: the encoder carries cells as they are,
+	// the decoder re-validates them.
+	blank := make([]string, doj.NumColumns)
+	blank[doj.ColPriName] = "DOE,JANE"
+	blank[doj.ColCntOrder] = "101001001"
+	badRow := oneMessage(t)(EncodeSubjects([]*record.Subject{{ID: "G0000001", Events: []record.Event{{Cells: record.CellsOf(blank)}}}}, 0))
+
+	// A buffer that claims to decompress to 1 TiB.
+	bomb := bytes.Clone(subjMsg)
+	i := bytes.Index(bomb, lz4Frame)
+	if i < 8 {
+		t.Fatal("no LZ4 frame in the subjects message")
+	}
+	binary.LittleEndian.PutUint64(bomb[i-8:], 1<<40)
+
+	wrongType := arrow.NewSchema(append([]arrow.Field{
+		{Name: "subject_id", Type: arrow.BinaryTypes.String},
+		{Name: "file", Type: arrow.PrimitiveTypes.Int64},
+	}, subjectsSchema().Fields()[2:]...), func() *arrow.Metadata { m := subjectsSchema().Metadata(); return &m }())
+
+	for _, tc := range []struct {
+		name    string
+		msg     []byte
+		results bool // decode with DecodeResults
+		want    error
+		text    string
+	}{
+		{"empty", nil, false, ErrMalformed, "not an Arrow IPC stream"},
+		{"garbage", []byte("SUBJECT_ID,PRI_NAME\n"), false, ErrMalformed, "not an Arrow IPC stream"},
+		{"truncated", subjMsg[:len(subjMsg)/2], false, ErrMalformed, "subjects batch"},
+		{"subjects on the decisions topic", subjMsg, true, ErrMalformed, "message is a \"subjects\" batch, want a decisions batch"},
+		{"decisions on the subjects topic", resMsg, false, ErrMalformed, "message is a \"decisions\" batch, want a subjects batch"},
+		{"newer subjects version", emptyBatch(t, withMeta(subjectsSchema(), map[string]string{metaSchema: kindSubjects, metaVersion: "2"})), false, ErrUnknownVersion, "version \"2\"; this build reads version 1"},
+		{"newer decisions version", emptyBatch(t, withMeta(decisionsSchema(), map[string]string{metaSchema: kindDecisions, metaVersion: "7"})), true, ErrUnknownVersion, "version \"7\""},
+		{"no version", emptyBatch(t, withMeta(subjectsSchema(), map[string]string{metaSchema: kindSubjects})), false, ErrMalformed, "no clearway.version"},
+		{"foreign Arrow stream", emptyBatch(t, withMeta(subjectsSchema(), nil)), false, ErrMalformed, "not a Clearway message"},
+		{"wrong column type", emptyBatch(t, wrongType), false, ErrMalformed, "column 1 is \"file\" int64, want file int32"},
+		{"row fails validation", badRow, false, ErrMalformed, "row 0 fails validation: SUBJECT_ID: empty"},
+		{"decompression bomb", bomb, false, ErrMalformed, "decompresses to more than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			if tc.results {
+				_, err = DecodeResults(tc.msg)
+			} else {
+				_, err = DecodeSubjects(tc.msg)
+			}
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("error %v, want %v containing %q", err, tc.want, tc.text)
+			}
+			if strings.Contains(err.Error(), "DOE") || strings.Contains(err.Error(), "0000001") {
+				t.Errorf("error %q contains personal data", err)
+			}
+		})
+	}
+}
+
+// TestDecodeCorruptOffsets feeds a batch whose offsets point backwards, which Arrow's
+// reader accepts: the decoder must reject it rather than slice garbage.
+func TestDecodeCorruptOffsets(t *testing.T) {
+	// One row whose PRI_NAME is the only 201-byte cell: its offsets buffer is {0, 201}.
+	s := person("H0000001", map[int]string{doj.ColPriName: strings.Repeat("X", 201)})
+	e := Encoder{Compression: NoCompression}
+	msg := oneMessage(t)(e.EncodeSubjects([]*record.Subject{s}, 0))
+	// The body follows the metadata, which holds the buffer's length (201) too.
+	offs := []byte{0, 0, 0, 0, 201, 0, 0, 0}
+	i := bytes.LastIndex(msg, offs)
+	if i < 0 {
+		t.Fatal("PRI_NAME offsets not found")
+	}
+	msg[i] = 250 // {250, 201}
+
+	_, err := DecodeSubjects(msg)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "offsets decrease") {
+		t.Fatalf("error %v, want ErrMalformed about decreasing offsets", err)
+	}
+}
