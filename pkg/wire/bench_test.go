@@ -66,6 +66,21 @@ func BenchmarkSubjects(b *testing.B) {
 			}
 			report(b, c.rows, size, c.csvBytes)
 		})
+		b.Run(codec.String()+"/roundtrip", func(b *testing.B) {
+			var d Decoder
+			for b.Loop() {
+				msgs, err := e.EncodeSubjects(c.subjects, benchLimit)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, m := range msgs {
+					if _, err := d.DecodeSubjects(m); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			report(b, c.rows, size, c.csvBytes)
+		})
 	}
 }
 
@@ -110,6 +125,21 @@ func BenchmarkResults(b *testing.B) {
 				}
 			}
 			_ = out
+			report(b, rows, size, c.csvBytes*int64(rows)/int64(c.rows))
+		})
+		b.Run(codec.String()+"/roundtrip", func(b *testing.B) {
+			var d Decoder
+			for b.Loop() {
+				msgs, err := e.EncodeResults(results, benchLimit)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, m := range msgs {
+					if _, err := d.DecodeResults(m); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
 			report(b, rows, size, c.csvBytes*int64(rows)/int64(c.rows))
 		})
 	}

@@ -37,8 +37,7 @@ type fit struct {
 // variation in compressibility does not overshoot; a message that still comes out too
 // large is re-cut in proportion and encoded again.
 const (
-	fillTarget   = 0.9
-	initialRatio = 0.5
+	fillTarget = 0.9
 	// maxRawBytes bounds the raw bytes of one message even without a size limit: Arrow
 	// utf8 offsets are int32.
 	maxRawBytes = 1 << 30
@@ -56,7 +55,7 @@ func (e *Encoder) pack(f *fit, n int, raw func(int) int, encode func(lo, hi int)
 		if err != nil {
 			return nil, err
 		}
-		f.overhead, f.ratio = len(empty), initialRatio
+		f.overhead, f.ratio = len(empty), e.Compression.expectedRatio()
 	}
 	limit := maxBytes
 	if limit <= 0 {
@@ -93,6 +92,18 @@ func (e *Encoder) pack(f *fit, n int, raw func(int) int, encode func(lo, hi int)
 		lo = hi
 	}
 	return out, nil
+}
+
+// expectedRatio is a first guess at message bytes per raw byte, before an Encoder has
+// seen any (measured on synthetic DOJ data: LZ4 0.39, Zstd 0.32 for subject batches).
+func (c Compression) expectedRatio() float64 {
+	switch c {
+	case LZ4:
+		return 0.45
+	case Zstd:
+		return 0.4
+	}
+	return 1
 }
 
 // cut returns the end of the longest run of units from lo (at least one, at most up to

@@ -70,9 +70,9 @@ func (c *decisionCols) reset() {
 
 // isStub reports whether r travels as a stub: the engine did not analyse its subject
 // (Engine.Evaluate then leaves Facts zero and ConvictionRows nil), so no output needs
-// its rows.
+// its rows; or there are no rows to carry.
 func isStub(r *eligibility.Result) bool {
-	return len(r.Evaluated) == 0 && r.ConvictionRows == nil
+	return len(r.Evaluated) == 0 && (r.ConvictionRows == nil || len(r.Subject.Events) == 0)
 }
 
 // checkResult reports why results[i] cannot be encoded, or returns its raw size.
@@ -177,6 +177,7 @@ func (e *Encoder) encodeResults(results []eligibility.Result) ([]byte, error) {
 		}
 	}
 	c.cells.build(c.rows)
+	clear(c.rows) // the cells are copied; do not pin the caller's rows
 	rows := len(c.file)
 	cols := make([]arrow.Array, decNumCols)
 	cols[decID] = c.id.array(nil)

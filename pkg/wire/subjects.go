@@ -92,6 +92,7 @@ func (e *Encoder) encodeSubjects(subjects []*record.Subject) ([]byte, error) {
 		}
 	}
 	c.cells.build(c.rows)
+	clear(c.rows) // the cells are copied; do not pin the caller's rows
 	rows := len(c.file)
 	cols := make([]arrow.Array, subjNumCols)
 	cols[subjID] = c.id.array(nil)

@@ -26,6 +26,27 @@ func decodeAllSubjects(t *testing.T, msgs [][]byte) []*record.Subject {
 	return out
 }
 
+// checkSizes checks that every message fits maxBytes and that the splitting packs them
+// well: once the encoder has seen a message (the first is sized by a guess at the
+// compression ratio), every message but the last is at least half full.
+func checkSizes(t *testing.T, msgs [][]byte, maxBytes int) {
+	t.Helper()
+	if maxBytes <= 0 {
+		if len(msgs) != 1 {
+			t.Errorf("%d messages without a limit, want 1", len(msgs))
+		}
+		return
+	}
+	for i, m := range msgs {
+		if len(m) > maxBytes {
+			t.Errorf("message %d is %d bytes, over the %d limit", i, len(m), maxBytes)
+		}
+		if i > 0 && i < len(msgs)-1 && len(m) < maxBytes/2 {
+			t.Errorf("message %d is %d bytes, less than half the %d limit", i, len(m), maxBytes)
+		}
+	}
+}
+
 func TestSubjectsRoundTrip(t *testing.T) {
 	c := loadCorpus(t, 20000)
 	for _, tc := range []struct {
@@ -48,11 +69,7 @@ func TestSubjectsRoundTrip(t *testing.T) {
 			if len(msgs) < tc.minMsgs {
 				t.Errorf("%d messages, want at least %d", len(msgs), tc.minMsgs)
 			}
-			for i, m := range msgs {
-				if tc.maxBytes > 0 && len(m) > tc.maxBytes {
-					t.Errorf("message %d is %d bytes, over the %d limit", i, len(m), tc.maxBytes)
-				}
-			}
+			checkSizes(t, msgs, tc.maxBytes)
 			got := decodeAllSubjects(t, msgs)
 			if len(got) != len(c.subjects) {
 				t.Fatalf("decoded %d subjects, want %d", len(got), len(c.subjects))
@@ -208,11 +225,7 @@ func TestResultsRoundTrip(t *testing.T) {
 			if len(msgs) < tc.minMsgs {
 				t.Errorf("%d messages, want at least %d", len(msgs), tc.minMsgs)
 			}
-			for i, m := range msgs {
-				if tc.maxBytes > 0 && len(m) > tc.maxBytes {
-					t.Errorf("message %d is %d bytes, over the %d limit", i, len(m), tc.maxBytes)
-				}
-			}
+			checkSizes(t, msgs, tc.maxBytes)
 			got := decodeAllResults(t, msgs)
 			if len(got) != len(results) {
 				t.Fatalf("decoded %d results, want %d", len(got), len(results))
