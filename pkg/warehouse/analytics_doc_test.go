@@ -23,7 +23,7 @@ type docQuery struct {
 	id, title, sql string
 }
 
-var docHeading = regexp.MustCompile("(?m)^### (Q[0-9]+)\\. (.*)$")
+var docHeading = regexp.MustCompile(`(?m)^### (Q[0-9]+)\. (.*)$`)
 
 // docQueries extracts "### Qn. title" sections and the ```sql block of each.
 func docQueries(t *testing.T) []docQuery {
