@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -158,8 +159,19 @@ func viewStrings(rec arrow.RecordBatch, col int) (strView, error) {
 // bytes returns row i's value (valid until the message's buffers are dropped).
 func (v *strView) bytes(i int) []byte { return v.data[v.offs[i]:v.offs[i+1]] }
 
-// value returns row i's value as a string sharing the message's buffer.
-func (v *strView) value(i int) string { return v.arr.Value(i) }
+// owned copies the column's values out of the message's buffers, which decoded values
+// must not share (the caller may reuse the message): one string for the whole column,
+// of which value returns substrings.
+func (v *strView) owned() ownedStrings {
+	return ownedStrings{text: string(v.data), offs: v.offs}
+}
+
+type ownedStrings struct {
+	text string
+	offs []int32
+}
+
+func (o ownedStrings) value(i int) string { return o.text[o.offs[i]:o.offs[i+1]] }
 
 // checkOffsets verifies that offsets are non-decreasing and inside a data buffer of n
 // bytes.
@@ -213,7 +225,7 @@ func viewDict(rec arrow.RecordBatch, col int) (dictView, error) {
 	}
 	v := dictView{arr: a, ids: ids.Int32Values(), values: make([]string, dict.Len())}
 	for i := range v.values {
-		v.values[i] = dict.Value(i)
+		v.values[i] = strings.Clone(dict.Value(i)) // not shared with the message
 	}
 	for i, id := range v.ids {
 		if a.IsValid(i) && (id < 0 || int(id) >= len(v.values)) {

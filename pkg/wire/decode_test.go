@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -169,5 +170,37 @@ func TestDecodeCorruptOffsets(t *testing.T) {
 	_, err := DecodeSubjects(msg)
 	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "offsets decrease") {
 		t.Fatalf("error %v, want ErrMalformed about decreasing offsets", err)
+	}
+}
+
+// TestDecodedValuesOwnTheirMemory overwrites each message after decoding it, as a Kafka
+// client reusing its buffers would: the decoded subjects and results must not change.
+func TestDecodedValuesOwnTheirMemory(t *testing.T) {
+	for _, codec := range codecs {
+		t.Run(codec.String(), func(t *testing.T) {
+			e := Encoder{Compression: codec}
+			msg := oneMessage(t)(e.EncodeSubjects(smallSubjects(), 0))
+			subjects, err := DecodeSubjects(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clear(msg)
+			if !reflect.DeepEqual(subjects, smallSubjects()) {
+				t.Error("decoded subjects changed when the message was overwritten")
+			}
+
+			want := smallResults(t)
+			msg = oneMessage(t)(e.EncodeResults(want, 0))
+			got, err := DecodeResults(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clear(msg)
+			for i := range want {
+				if !reflect.DeepEqual(got[i], normalise(want[i])) {
+					t.Errorf("decoded result %d changed when the message was overwritten", i)
+				}
+			}
+		})
 	}
 }

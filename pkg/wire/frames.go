@@ -4,6 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // Arrow's IPC reader trusts the lengths in a message's flatbuffer metadata: a corrupt
@@ -14,10 +18,35 @@ import (
 // copy of that schema followed by the message's remaining frames, whose one unbounded
 // allocation (custom metadata) it checks first. The rest of Arrow's reading of those
 // frames is bounded by the message size and the budget allocator.
+//
+// Handing Arrow the frames in place (frameReader) also spares it copying every message
+// body: uncompressed buffers are read where they are.
+
+// frameReader is an ipc.MessageReader over frames already split and checked.
+type frameReader struct{ msgs []*ipc.Message }
+
+func (r *frameReader) Message() (*ipc.Message, error) {
+	if len(r.msgs) == 0 {
+		return nil, io.EOF
+	}
+	m := r.msgs[0]
+	r.msgs = r.msgs[1:]
+	return m, nil
+}
+
+// Retain and Release do nothing: the frames' memory belongs to the caller's message and
+// the garbage collector.
+func (r *frameReader) Retain()  {}
+func (r *frameReader) Release() {}
+
+func newMessage(f frame) *ipc.Message {
+	return ipc.NewMessage(memory.NewBufferBytes(f.meta), memory.NewBufferBytes(f.body))
+}
 
 // frame is one encapsulated IPC message: flatbuffer metadata and body.
 type frame struct {
 	meta []byte
+	body []byte
 	end  int // offset just past the frame's body in the stream
 }
 
@@ -55,6 +84,7 @@ func nextFrame(msg []byte, at int) (frame, error) {
 	if body < 0 || body > int64(len(msg)-at-n) {
 		return frame{}, fmt.Errorf("IPC frame body of %d bytes past the end of the message", body)
 	}
+	f.body = msg[at+n : at+n+int(body)]
 	f.end = at + n + int(body)
 	return f, nil
 }

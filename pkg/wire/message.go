@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -57,7 +56,7 @@ const (
 )
 
 // readMessage reads msg as a stream of the expected schema and hands each record batch
-// to fn. The message's own schema is checked with the bounds-checked reader and then
+// to fn. The batch's arrays may point into msg: fn must copy what it keeps. The message's own schema is checked with the bounds-checked reader and then
 // replaced by the expected one (see frames.go); any panic inside Arrow or fn, which
 // corrupt input can still cause, becomes ErrMalformed: a bad message must never take a
 // consumer down.
@@ -79,6 +78,7 @@ func readMessage(msg []byte, exp *expected, fn func(arrow.RecordBatch) error) (e
 	if err != nil {
 		return fmt.Errorf("%w: not an Arrow IPC stream of a %s batch: %v", ErrMalformed, exp.kind, err)
 	}
+	msgs := []*ipc.Message{newMessage(exp.frame)}
 	for at := first.end; ; {
 		f, err := nextFrame(msg, at)
 		if errors.Is(err, errEOS) {
@@ -90,13 +90,12 @@ func readMessage(msg []byte, exp *expected, fn func(arrow.RecordBatch) error) (e
 		if err != nil {
 			return fmt.Errorf("%w: %s batch: %v", ErrMalformed, exp.kind, err)
 		}
+		msgs = append(msgs, newMessage(f))
 		at = f.end
 	}
 
 	mem := &budgetAllocator{left: expansionLimit*len(msg) + expansionSlack}
-	stream := io.MultiReader(bytes.NewReader(exp.frame), bytes.NewReader(msg[first.end:]))
-	r, err := ipc.NewReader(stream, ipc.WithAllocator(mem),
-		ipc.WithMetadataSizeLimit(int64(len(msg)+len(exp.frame))), ipc.WithBodySizeLimit(int64(len(msg))))
+	r, err := ipc.NewReaderFromMessageReader(&frameReader{msgs: msgs}, ipc.WithAllocator(mem))
 	if err != nil {
 		return fmt.Errorf("%w: %s batch: %v", ErrMalformed, exp.kind, err)
 	}

@@ -274,6 +274,7 @@ type decisionViews struct {
 	felony                             *array.Boolean
 	convDate, sentEnd                  *array.Date32
 	caseNumbers                        strView
+	caseText                           ownedStrings
 	county, policy, policyHash, reason dictView
 	ruleID                             dictView
 	det                                *array.Uint8
@@ -301,6 +302,7 @@ func viewDecisions(rec arrow.RecordBatch) (*decisionViews, error) {
 	if v.caseNumbers, err = viewStrings(rec, decCaseNumbers); err != nil {
 		return nil, err
 	}
+	v.caseText = v.caseNumbers.owned()
 	for _, d := range []struct {
 		dst *dictView
 		col int
@@ -332,7 +334,7 @@ func (v *decisionViews) conviction(r, index int) (eligibility.Conviction, error)
 		Section:     sec,
 		Felony:      v.felony.Value(r),
 		Date:        dateOf(v.convDate, r),
-		CaseNumbers: v.caseNumbers.value(r),
+		CaseNumbers: v.caseText.value(r),
 		County:      v.county.value(r),
 		Policy:      v.policy.value(r),
 		PolicyHash:  v.policyHash.value(r),
@@ -418,6 +420,7 @@ func decodeResultBatch(rec arrow.RecordBatch) ([]eligibility.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	idText := ids.owned()
 	evaluated := dv.section.Len() - dv.section.NullN()
 	convs := make([]eligibility.Conviction, 0, evaluated)
 	results := make([]eligibility.Result, len(bounds)-1)
@@ -426,7 +429,7 @@ func decodeResultBatch(rec arrow.RecordBatch) ([]eligibility.Result, error) {
 	for k := range results {
 		lo, hi := bounds[k], bounds[k+1]
 		s := &subjects[k]
-		*s = record.Subject{ID: ids.value(lo), Quarantined: int(qs[lo])}
+		*s = record.Subject{ID: idText.value(lo), Quarantined: int(qs[lo])}
 		results[k].Subject = s
 		if stub.Value(lo) {
 			continue

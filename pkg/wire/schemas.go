@@ -114,7 +114,7 @@ type expected struct {
 	kind    string
 	version int
 	info    schemaInfo
-	frame   []byte // the schema's IPC frame, as this build writes it
+	frame   frame // the schema's IPC frame, as this build writes it
 }
 
 // expect prepares the decoder's view of schema s.
@@ -132,7 +132,7 @@ func expect(s *arrow.Schema, kind string, version int) (*expected, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wire: read back %s schema: %w", kind, err)
 	}
-	return &expected{kind: kind, version: version, info: info, frame: buf.Bytes()[:f.end]}, nil
+	return &expected{kind: kind, version: version, info: info, frame: f}, nil
 }
 
 // check compares a message's schema with e: first the kind, then the version, then

@@ -171,11 +171,12 @@ func decodeSubjectBatch(rec arrow.RecordBatch) ([]*record.Subject, error) {
 		}
 	}
 	bounds = append(bounds, n)
+	idText := ids.owned()
 	slab := make([]record.Subject, len(bounds)-1)
 	out := make([]*record.Subject, len(slab))
 	for k := range slab {
 		lo, hi := bounds[k], bounds[k+1]
-		slab[k] = record.Subject{ID: ids.value(lo), Events: events[lo:hi:hi], Quarantined: int(qs[lo])}
+		slab[k] = record.Subject{ID: idText.value(lo), Events: events[lo:hi:hi], Quarantined: int(qs[lo])}
 		out[k] = &slab[k]
 	}
 	return out, nil
