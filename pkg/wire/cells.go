@@ -38,9 +38,9 @@ type cellCols [doj.NumColumns]strCol
 // blockRows is how many rows the cell loops move at a time, column by column. Going row
 // by row would write (or read) 95 column buffers at once, which collide in the CPU's
 // caches (large buffers share their page alignment); going column by column over a
-// whole batch would re-read every row 95 times from memory. 32 rows of ~800 bytes of
-// cells and ends stay in the L1 cache across the 95 columns. Measured: ~2.5x faster
-// than row by row.
+// whole batch would re-read every row 95 times from memory. A block of 32 rows (~25 KB
+// of cells and ends) stays in cache across the 95 columns. Measured with build on 1,300
+// rows: 690 ns/row, against 1,080 row by row and 850 for whole-batch columns.
 const blockRows = 32
 
 // build fills the columns from rows (one record.Cells per batch row; a zero Cells is a
