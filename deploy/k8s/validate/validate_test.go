@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -644,5 +645,41 @@ func TestPoliciesConfigMap(t *testing.T) {
 		if _, ok := data[cp]; !ok {
 			t.Errorf("ConfigMap clearway-policies has no %s", cp)
 		}
+	}
+}
+
+// TestTiltfileObjects checks that every object the Tiltfile groups into a resource
+// ('name:kind') is one the dev overlay renders (or one the Tiltfile makes itself), so a
+// renamed manifest cannot leave the dev loop pointing at nothing.
+func TestTiltfileObjects(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(k8sDir, "..", "..", "Tiltfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := map[string]bool{
+		// Made in the Tiltfile from deploy/grafana and deploy/prometheus.
+		"clearway-dashboard:configmap": true,
+		"clearway:prometheusrule":      true,
+	}
+	for _, o := range render(t, filepath.Join(k8sDir, "overlays/dev")) {
+		rendered[o.Name+":"+strings.ToLower(o.Kind)] = true
+	}
+	workloads := regexp.MustCompile(`k8s_resource\('([a-z0-9-]+)'`)
+	refs := regexp.MustCompile(`'([a-z0-9.-]+:[a-z]+)'`)
+	n := 0
+	for _, m := range refs.FindAllStringSubmatch(string(src), -1) {
+		n++
+		if !rendered[m[1]] {
+			t.Errorf("Tiltfile names %s, which the dev overlay does not render", m[1])
+		}
+	}
+	for _, m := range workloads.FindAllStringSubmatch(string(src), -1) {
+		n++
+		if !rendered[m[1]+":deployment"] {
+			t.Errorf("Tiltfile configures workload %s, which the dev overlay does not render", m[1])
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found only %d object references in the Tiltfile; has its syntax changed?", n)
 	}
 }
