@@ -96,17 +96,28 @@ type cluster struct {
 	topics  control.Topics
 	out     string
 	log     *slog.Logger
-	stopped []chan error
-	cancels []context.CancelFunc
+	services []*service
 }
 
 func (c *cluster) start(run func(context.Context) error) func() error {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	c.cancels = append(c.cancels, cancel)
-	c.stopped = append(c.stopped, done)
-	return func() error { cancel(); return <-done }
+	svc := &service{cancel: cancel, done: make(chan struct{})}
+	go func() { svc.err = run(ctx); close(svc.done) }()
+	c.services = append(c.services, svc)
+	return svc.stop
+}
+
+// service is one running service of a cluster.
+type service struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed once err is set
+	err    error
+}
+
+func (s *service) stop() error {
+	s.cancel()
+	<-s.done
+	return s.err
 }
 
 func (c *cluster) evaluator(name string) func() error {
@@ -131,23 +142,13 @@ func (c *cluster) sink() func() error {
 	return c.start(s.Run)
 }
 
-// stopAll stops every service still running and checks they shut down cleanly.
+// stopAll stops every service still running and checks they all shut down cleanly.
 func (c *cluster) stopAll() {
-	for _, cancel := range c.cancels {
-		cancel()
-	}
-	for i, done := range c.stopped {
-		if err := <-done; err != nil {
+	for i, svc := range c.services {
+		if err := svc.stop(); err != nil {
 			c.t.Errorf("service %d: %v", i, err)
 		}
-		c.stopped[i] = closedErr()
 	}
-}
-
-func closedErr() chan error {
-	ch := make(chan error, 1)
-	ch <- nil
-	return ch
 }
 
 // waitRun follows the control topic until the run is complete or failed, or ctx ends.
@@ -171,11 +172,19 @@ func waitRun(ctx context.Context, t testing.TB, b control.Bus, topics control.To
 	}
 }
 
-func ingestRun(ctx context.Context, t testing.TB, b control.Bus, topics control.Topics, runID string, files []string) ingest.Stats {
-	t.Helper()
+func ingestConfig(topics control.Topics, runID string) ingest.Config {
 	cfg := ingest.DefaultConfig()
 	cfg.Topics, cfg.RunID, cfg.ComputeAt = topics, runID, computeAt
-	st, err := ingest.Run(ctx, b, cfg, files, quietLog(t).With("service", "ingest"))
+	return cfg
+}
+
+func runIngest(ctx context.Context, b control.Bus, cfg ingest.Config, file string, log *slog.Logger) (ingest.Stats, error) {
+	return ingest.Run(ctx, b, cfg, []string{file}, log.With("service", "ingest"))
+}
+
+func ingestRun(ctx context.Context, t testing.TB, b control.Bus, topics control.Topics, runID string, files []string) ingest.Stats {
+	t.Helper()
+	st, err := ingest.Run(ctx, b, ingestConfig(topics, runID), files, quietLog(t).With("service", "ingest"))
 	if err != nil {
 		t.Fatalf("ingest: %v", err)
 	}
