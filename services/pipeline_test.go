@@ -97,6 +97,7 @@ type cluster struct {
 	out     string
 	log     *slog.Logger
 	services []*service
+	group    string // prefix of consumer group names (unique per test on a shared broker)
 }
 
 func (c *cluster) start(run func(context.Context) error) func() error {
@@ -123,6 +124,7 @@ func (s *service) stop() error {
 func (c *cluster) evaluator(name string) func() error {
 	cfg := evaluator.DefaultConfig()
 	cfg.Topics, cfg.HTTP, cfg.Instance = c.topics, "127.0.0.1:0", name
+	cfg.Group = c.group + cfg.Group
 	cfg.ProgressInterval = 200 * time.Millisecond
 	ev, err := evaluator.New(cfg, c.bus, c.log.With("service", name))
 	if err != nil {
@@ -134,6 +136,7 @@ func (c *cluster) evaluator(name string) func() error {
 func (c *cluster) sink() func() error {
 	cfg := sink.DefaultConfig()
 	cfg.Topics, cfg.HTTP, cfg.Out, cfg.Instance = c.topics, "127.0.0.1:0", c.out, "sink"
+	cfg.Group = c.group + cfg.Group
 	cfg.ProgressInterval = 200 * time.Millisecond
 	s, err := sink.New(cfg, c.bus, c.log.With("service", "sink"))
 	if err != nil {
@@ -239,7 +242,7 @@ func TestDistributedMatchesEmbedded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			in := generate(t, 20_000, tc.shuffle)
+			in := generate(t, pipelineRows(t), tc.shuffle)
 			runID := "test-" + tc.name
 			want := embedded(t, runID, []string{in})
 

@@ -55,8 +55,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Policy, "policy", "", "one policy for every county: a gogen eligibility-options .json or a Clearway policy .yaml")
 	fs.StringVar(&c.Policies, "policies", "", "folder of county policies (.yaml, each naming its county; default.yaml for the rest)")
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", 900_000, "largest message published; at most the broker's message.max.bytes")
-	fs.IntVar(&c.BatchSubjects, "batch-subjects", 512, "subjects of one partition per message (fewer when a message would be too large)")
-	fs.IntVar(&c.PublishWorkers, "publish-workers", 4, "goroutines encoding and publishing batches")
+	fs.IntVar(&c.BatchSubjects, "batch-subjects", 256, "subjects of one partition per message (fewer when a message would be too large)")
+	fs.IntVar(&c.PublishWorkers, "publish-workers", 8, "goroutines encoding and publishing batches")
 	c.Memory = 256 << 20
 	fs.Int64Var(&c.Memory, "memory", c.Memory, "memory budget in bytes for regrouping input not sorted by subject")
 	fs.StringVar(&c.TempDir, "tmp", "", "folder for spill files (default: the system temp folder)")
