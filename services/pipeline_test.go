@@ -91,11 +91,11 @@ func quietLog(t testing.TB) *slog.Logger {
 
 // cluster runs evaluators and a sink until stopped.
 type cluster struct {
-	t       testing.TB
-	bus     control.Bus
-	topics  control.Topics
-	out     string
-	log     *slog.Logger
+	t        testing.TB
+	bus      control.Bus
+	topics   control.Topics
+	out      string
+	log      *slog.Logger
 	services []*service
 	group    string // prefix of consumer group names (unique per test on a shared broker)
 }
