@@ -1,8 +1,15 @@
 package warehouse
 
 import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -12,32 +19,137 @@ import (
 	"github.com/clearway/clearway/pkg/report"
 )
 
-// batch holds rows for the four data tables as columns, the shape the Native
-// protocol sends: one slice per column, appended in one call each.
+// batch holds one insert's rows for the four data tables, as columns: the shape the
+// Native protocol sends, one slice per column appended in one call each.
+//
+// The restricted tables are keyed by SUBJECT_ID and input position, the order results
+// arrive in, so their columns fill directly. The analytics tables are keyed by the
+// pseudonym, which is random with respect to arrival order: their rows are staged
+// (persons, convs) and written to columns sorted by key when the batch is sent. A
+// MergeTree insert whose block is already in key order skips the server's sort and
+// the permutation of every column; measured on 18.16 with 300k analytics decisions,
+// 140 ms of server CPU sorted against 410 ms unsorted.
 type batch struct {
 	rd restrictedDecisions
 	rj restrictedRejects
-	ad analyticsDecisions
-	pp people
+
+	persons []personRow
+	convs   []convRow
+	order   []int32 // persons in key order, filled by sortAnalytics
+	ad      analyticsDecisions
+	pp      people
+}
+
+// personRow is a staged <analytics>.people row, with the range of its decisions in
+// batch.convs.
+type personRow struct {
+	person             [sha256.Size]byte
+	prefix             uint64 // the pseudonym's first 8 bytes, big-endian: a fast first comparison
+	race, gender, band string
+	first, n           int32
+
+	convictions, prop64, dismissed, reduced, felonies uint16
+	anyRelief, cleared, felonyFree, clear7            uint8
+	daCleared, daFelonyFree, daClear7                 uint8
+}
+
+// convRow is a staged <analytics>.decisions row; run, person, compute-at and version
+// are the person's or the writer's.
+type convRow struct {
+	county, section, reason, rule, policy, hash string
+	conviction, year                            uint16
+	felony                                      uint8
+	det                                         int8
 }
 
 func newBatch(rows int) *batch {
 	b := &batch{}
 	b.rd.grow(rows)
-	b.ad.grow(rows)
+	b.convs = make([]convRow, 0, rows)
 	return b
 }
 
 // size is what counts towards the batch limit: decisions, people and rejects.
-func (b *batch) size() int { return len(b.rd.runID) + len(b.pp.runID) + len(b.rj.runID) }
+func (b *batch) size() int { return len(b.rd.runID) + len(b.persons) + len(b.rj.runID) }
 
 func (b *batch) empty() bool { return b.size() == 0 }
 
 func (b *batch) reset() {
 	b.rd.reset()
 	b.rj.reset()
+	// Staged rows hold strings; clearing lets the collector free values of rows that
+	// will not be overwritten by a smaller next batch.
+	clear(b.persons)
+	clear(b.convs)
+	b.persons, b.convs, b.order = b.persons[:0], b.convs[:0], b.order[:0]
 	b.ad.reset()
 	b.pp.reset()
+}
+
+// sortAnalytics fills the analytics columns from the staged rows in key order:
+// (person, conviction), run and compute-at being the same for every row.
+func (b *batch) sortAnalytics(run string, at time.Time, version uint64) {
+	p := b.persons
+	b.order = b.order[:0]
+	for i := range p {
+		b.order = append(b.order, int32(i))
+	}
+	slices.SortFunc(b.order, func(x, y int32) int {
+		if c := cmp.Compare(p[x].prefix, p[y].prefix); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(p[x].person[:], p[y].person[:]); c != 0 {
+			return c
+		}
+		// The same subject twice in one batch (not expected of sorted input): keep
+		// arrival order, which the server sorts out if needed.
+		return cmp.Compare(x, y)
+	})
+	ad, pp := &b.ad, &b.pp
+	ad.grow(len(b.convs))
+	pp.grow(len(p))
+	for _, i := range b.order {
+		r := &p[i]
+		person := r.person[:]
+		for _, c := range b.convs[r.first : r.first+r.n] {
+			ad.runID = append(ad.runID, run)
+			ad.person = append(ad.person, person)
+			ad.conviction = append(ad.conviction, c.conviction)
+			ad.county = append(ad.county, c.county)
+			ad.section = append(ad.section, c.section)
+			ad.felony = append(ad.felony, c.felony)
+			ad.determination = append(ad.determination, c.det)
+			ad.reason = append(ad.reason, c.reason)
+			ad.ruleID = append(ad.ruleID, c.rule)
+			ad.race = append(ad.race, r.race)
+			ad.gender = append(ad.gender, r.gender)
+			ad.ageBand = append(ad.ageBand, r.band)
+			ad.year = append(ad.year, c.year)
+			ad.policy = append(ad.policy, c.policy)
+			ad.hash = append(ad.hash, c.hash)
+			ad.computeAt = append(ad.computeAt, at)
+			ad.version = append(ad.version, version)
+		}
+		pp.runID = append(pp.runID, run)
+		pp.person = append(pp.person, person)
+		pp.race = append(pp.race, r.race)
+		pp.gender = append(pp.gender, r.gender)
+		pp.ageBand = append(pp.ageBand, r.band)
+		pp.convictions = append(pp.convictions, r.convictions)
+		pp.prop64 = append(pp.prop64, r.prop64)
+		pp.dismissed = append(pp.dismissed, r.dismissed)
+		pp.reduced = append(pp.reduced, r.reduced)
+		pp.felonies = append(pp.felonies, r.felonies)
+		pp.anyRelief = append(pp.anyRelief, r.anyRelief)
+		pp.cleared = append(pp.cleared, r.cleared)
+		pp.felonyFree = append(pp.felonyFree, r.felonyFree)
+		pp.clear7 = append(pp.clear7, r.clear7)
+		pp.daCleared = append(pp.daCleared, r.daCleared)
+		pp.daFelonyFree = append(pp.daFelonyFree, r.daFelonyFree)
+		pp.daClear7 = append(pp.daClear7, r.daClear7)
+		pp.computeAt = append(pp.computeAt, at)
+		pp.version = append(pp.version, version)
+	}
 }
 
 // table is one column-buffered table: its INSERT column list and its columns.
@@ -46,27 +158,37 @@ type table interface {
 	columns() string
 	values() []any
 	rows() int
-	reset()
 }
 
-// insert sends a batch: restricted decisions and rejects, then the analytics rows,
-// each as one Native-format block. Retried inserts may duplicate a block; the tables'
+// insert sends a batch: the restricted tables on one connection and the analytics
+// tables on another, at the same time. Each insert is one Native block that the
+// server processes on one thread, so two in flight keep both of its cores busy while
+// the client encodes. Retried inserts may duplicate a block; the tables'
 // deduplication absorbs that.
 func (w *Writer) insert(b *batch) error {
 	defer b.reset()
-	for _, t := range []struct {
-		db string
-		t  table
-	}{
-		{w.cfg.Databases.Restricted, &b.rd},
-		{w.cfg.Databases.Restricted, &b.rj},
-		{w.cfg.Databases.Analytics, &b.ad},
-		{w.cfg.Databases.Analytics, &b.pp},
-	} {
-		if t.t.rows() == 0 {
+	var (
+		wg         sync.WaitGroup
+		restricted error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		restricted = w.insertTables(w.cfg.Databases.Restricted, &b.rd, &b.rj)
+	}()
+	b.sortAnalytics(w.cfg.Info.RunID, dateTime(w.computeAt), w.version)
+	analytics := w.insertTables(w.cfg.Databases.Analytics, &b.ad, &b.pp)
+	wg.Wait()
+	return errors.Join(restricted, analytics)
+}
+
+// insertTables inserts tables of one database in order, skipping empty ones.
+func (w *Writer) insertTables(db string, tables ...table) error {
+	for _, t := range tables {
+		if t.rows() == 0 {
 			continue
 		}
-		if err := insertColumns(w, t.db, t.t); err != nil {
+		if err := insertColumns(w, db, t); err != nil {
 			return err
 		}
 	}
@@ -125,8 +247,20 @@ func (t *restrictedDecisions) values() []any {
 		t.section, t.felony, t.convictionDate, t.determination, t.reason, t.ruleID, t.policy, t.hash, t.computeAt, t.version}
 }
 func (t *restrictedDecisions) rows() int { return len(t.runID) }
+
+// grow sizes every column for n rows up front: growing twenty slices by doubling
+// while the first batches fill costs more than the rows themselves.
 func (t *restrictedDecisions) grow(n int) {
-	t.runID, t.subjectID = make([]string, 0, n), make([]string, 0, n)
+	for _, s := range []*[]string{&t.runID, &t.subjectID, &t.inputFile, &t.cii, &t.name, &t.dob, &t.caseNumbers,
+		&t.county, &t.section, &t.convictionDate, &t.reason, &t.ruleID, &t.policy, &t.hash} {
+		*s = make([]string, 0, n)
+	}
+	t.fileIndex = make([]uint32, 0, n)
+	t.line = make([]uint64, 0, n)
+	t.felony = make([]uint8, 0, n)
+	t.determination = make([]int8, 0, n)
+	t.computeAt = make([]time.Time, 0, n)
+	t.version = make([]uint64, 0, n)
 }
 func (t *restrictedDecisions) reset() {
 	*t = restrictedDecisions{
@@ -160,9 +294,11 @@ func (t *restrictedRejects) reset() {
 		field: t.field[:0], reason: t.reason[:0], subject: t.subject[:0], raw: t.raw[:0], version: t.version[:0]}
 }
 
-// analyticsDecisions are rows of <analytics>.decisions.
+// analyticsDecisions are rows of <analytics>.decisions. person holds 32-byte slices
+// of the staged pseudonyms (a FixedString(32) column).
 type analyticsDecisions struct {
-	runID, person         []string
+	runID                 []string
+	person                [][]byte
 	conviction            []uint16
 	county, section       []string
 	felony                []uint8
@@ -185,10 +321,24 @@ func (t *analyticsDecisions) values() []any {
 		t.race, t.gender, t.ageBand, t.year, t.policy, t.hash, t.computeAt, t.version}
 }
 func (t *analyticsDecisions) rows() int { return len(t.runID) }
+
+// grow makes room for n more rows in one allocation per column.
 func (t *analyticsDecisions) grow(n int) {
-	t.runID, t.person = make([]string, 0, n), make([]string, 0, n)
+	for _, s := range []*[]string{&t.runID, &t.county, &t.section, &t.reason, &t.ruleID, &t.race, &t.gender,
+		&t.ageBand, &t.policy, &t.hash} {
+		*s = slices.Grow(*s, n)
+	}
+	t.person = slices.Grow(t.person, n)
+	t.conviction = slices.Grow(t.conviction, n)
+	t.felony = slices.Grow(t.felony, n)
+	t.determination = slices.Grow(t.determination, n)
+	t.year = slices.Grow(t.year, n)
+	t.computeAt = slices.Grow(t.computeAt, n)
+	t.version = slices.Grow(t.version, n)
 }
+
 func (t *analyticsDecisions) reset() {
+	clear(t.person) // the pseudonyms' backing array is the batch's; do not pin it
 	*t = analyticsDecisions{runID: t.runID[:0], person: t.person[:0], conviction: t.conviction[:0], county: t.county[:0],
 		section: t.section[:0], felony: t.felony[:0], determination: t.determination[:0], reason: t.reason[:0],
 		ruleID: t.ruleID[:0], race: t.race[:0], gender: t.gender[:0], ageBand: t.ageBand[:0], year: t.year[:0],
@@ -197,7 +347,9 @@ func (t *analyticsDecisions) reset() {
 
 // people are rows of <analytics>.people.
 type people struct {
-	runID, person, race, gender, ageBand              []string
+	runID                                             []string
+	person                                            [][]byte
+	race, gender, ageBand                             []string
 	convictions, prop64, dismissed, reduced, felonies []uint16
 	anyRelief, cleared, felonyFree, clear7            []uint8
 	daCleared, daFelonyFree, daClear7                 []uint8
@@ -216,7 +368,25 @@ func (t *people) values() []any {
 		t.computeAt, t.version}
 }
 func (t *people) rows() int { return len(t.runID) }
+
+// grow makes room for n more rows in one allocation per column.
+func (t *people) grow(n int) {
+	for _, s := range []*[]string{&t.runID, &t.race, &t.gender, &t.ageBand} {
+		*s = slices.Grow(*s, n)
+	}
+	t.person = slices.Grow(t.person, n)
+	for _, s := range []*[]uint16{&t.convictions, &t.prop64, &t.dismissed, &t.reduced, &t.felonies} {
+		*s = slices.Grow(*s, n)
+	}
+	for _, s := range []*[]uint8{&t.anyRelief, &t.cleared, &t.felonyFree, &t.clear7, &t.daCleared, &t.daFelonyFree, &t.daClear7} {
+		*s = slices.Grow(*s, n)
+	}
+	t.computeAt = slices.Grow(t.computeAt, n)
+	t.version = slices.Grow(t.version, n)
+}
+
 func (t *people) reset() {
+	clear(t.person)
 	*t = people{runID: t.runID[:0], person: t.person[:0], race: t.race[:0], gender: t.gender[:0], ageBand: t.ageBand[:0],
 		convictions: t.convictions[:0], prop64: t.prop64[:0], dismissed: t.dismissed[:0], reduced: t.reduced[:0],
 		felonies: t.felonies[:0], anyRelief: t.anyRelief[:0], cleared: t.cleared[:0], felonyFree: t.felonyFree[:0],
@@ -224,28 +394,31 @@ func (t *people) reset() {
 		computeAt: t.computeAt[:0], version: t.version[:0]}
 }
 
-// addSubject appends one subject's rows: a restricted and an analytics row per
-// evaluated conviction, and its people row.
+// addSubject appends one subject's rows: a restricted row per evaluated conviction
+// and the staged analytics rows (decisions and the person).
 func (b *batch) addSubject(w *Writer, r *eligibility.Result) {
 	s := r.Subject
 	run := w.cfg.Info.RunID
-	person := w.pseudonym(s.ID)
 	at := dateTime(w.computeAt)
-	var race, gender, name, cii string
+
+	b.persons = append(b.persons, personRow{first: int32(len(b.convs)), n: int32(len(r.Evaluated))})
+	p := &b.persons[len(b.persons)-1]
+	w.pseudonym(&p.person, s.ID)
+	p.prefix = binary.BigEndian.Uint64(p.person[:8])
+
+	var name, cii string
 	if len(s.Events) > 0 {
 		c := s.Events[0].Cells
-		race = orUnknown(strings.TrimSpace(cellOf(c, doj.ColRaceDescr)))
-		gender = orUnknown(strings.TrimSpace(cellOf(c, doj.ColGender)))
+		p.race = orUnknown(strings.TrimSpace(cellOf(c, doj.ColRaceDescr)))
+		p.gender = orUnknown(strings.TrimSpace(cellOf(c, doj.ColGender)))
 		name = cellOf(c, doj.ColPriName)
 		cii = cellOf(c, doj.ColCIINumber)
 	} else {
-		race, gender = report.KeyUnknown, report.KeyUnknown
+		p.race, p.gender = report.KeyUnknown, report.KeyUnknown
 	}
-	band := report.AgeBand(r.Facts.DOB, w.computeAt)
-	dob := r.Facts.DOB.String()
+	p.band = report.AgeBand(r.Facts.DOB, w.computeAt)
+	dob := w.date(r.Facts.DOB)
 
-	var dismissed, reduced uint16
-	anyRelief := uint8(0)
 	for i := range r.Evaluated {
 		c := &r.Evaluated[i]
 		src := s.Events[c.Index].Src
@@ -254,12 +427,15 @@ func (b *batch) addSubject(w *Writer, r *eligibility.Result) {
 		section := sectionName(c.Section)
 		switch c.Determination {
 		case eligibility.Dismiss:
-			dismissed++
+			p.dismissed++
 		case eligibility.Reduce:
-			reduced++
+			p.reduced++
 		}
 		if c.Determination.Relief() {
-			anyRelief = 1
+			p.anyRelief = 1
+		}
+		if c.Date.Valid() && (!w.earliest.Valid() || c.Date < w.earliest) {
+			w.earliest = c.Date
 		}
 
 		rd := &b.rd
@@ -275,7 +451,7 @@ func (b *batch) addSubject(w *Writer, r *eligibility.Result) {
 		rd.county = append(rd.county, c.County)
 		rd.section = append(rd.section, section)
 		rd.felony = append(rd.felony, felony)
-		rd.convictionDate = append(rd.convictionDate, c.Date.String())
+		rd.convictionDate = append(rd.convictionDate, w.date(c.Date))
 		rd.determination = append(rd.determination, det)
 		rd.reason = append(rd.reason, c.Reason)
 		rd.ruleID = append(rd.ruleID, c.RuleID)
@@ -284,51 +460,26 @@ func (b *batch) addSubject(w *Writer, r *eligibility.Result) {
 		rd.computeAt = append(rd.computeAt, at)
 		rd.version = append(rd.version, w.version)
 
-		ad := &b.ad
-		ad.runID = append(ad.runID, run)
-		ad.person = append(ad.person, person)
-		ad.conviction = append(ad.conviction, uint16(i))
-		ad.county = append(ad.county, orUnknown(c.County))
-		ad.section = append(ad.section, section)
-		ad.felony = append(ad.felony, felony)
-		ad.determination = append(ad.determination, det)
-		ad.reason = append(ad.reason, c.Reason)
-		ad.ruleID = append(ad.ruleID, c.RuleID)
-		ad.race = append(ad.race, race)
-		ad.gender = append(ad.gender, gender)
-		ad.ageBand = append(ad.ageBand, band)
 		year := uint16(0)
 		if c.Date.Valid() {
 			year = uint16(c.Date.Year())
 		}
-		ad.year = append(ad.year, year)
-		ad.policy = append(ad.policy, c.Policy)
-		ad.hash = append(ad.hash, c.PolicyHash)
-		ad.computeAt = append(ad.computeAt, at)
-		ad.version = append(ad.version, w.version)
+		b.convs = append(b.convs, convRow{
+			county: orUnknown(c.County), section: section, reason: c.Reason, rule: c.RuleID,
+			policy: c.Policy, hash: c.PolicyHash, conviction: uint16(i), year: year, felony: felony, det: det,
+		})
 	}
 
 	o := w.outcome(r)
-	p := &b.pp
-	p.runID = append(p.runID, run)
-	p.person = append(p.person, person)
-	p.race = append(p.race, race)
-	p.gender = append(p.gender, gender)
-	p.ageBand = append(p.ageBand, band)
-	p.convictions = append(p.convictions, uint16(o.cur.convs))
-	p.prop64 = append(p.prop64, uint16(len(r.Evaluated)))
-	p.dismissed = append(p.dismissed, dismissed)
-	p.reduced = append(p.reduced, reduced)
-	p.felonies = append(p.felonies, uint16(o.cur.fel))
-	p.anyRelief = append(p.anyRelief, anyRelief)
-	p.cleared = append(p.cleared, b2u(o.cur.cleared()))
-	p.felonyFree = append(p.felonyFree, b2u(o.cur.felonyFree()))
-	p.clear7 = append(p.clear7, b2u(o.cur.clear7()))
-	p.daCleared = append(p.daCleared, b2u(o.all.cleared()))
-	p.daFelonyFree = append(p.daFelonyFree, b2u(o.all.felonyFree()))
-	p.daClear7 = append(p.daClear7, b2u(o.all.clear7()))
-	p.computeAt = append(p.computeAt, at)
-	p.version = append(p.version, w.version)
+	p.convictions = uint16(o.cur.convs)
+	p.prop64 = uint16(len(r.Evaluated))
+	p.felonies = uint16(o.cur.fel)
+	p.cleared = b2u(o.cur.cleared())
+	p.felonyFree = b2u(o.cur.felonyFree())
+	p.clear7 = b2u(o.cur.clear7())
+	p.daCleared = b2u(o.all.cleared())
+	p.daFelonyFree = b2u(o.all.felonyFree())
+	p.daClear7 = b2u(o.all.clear7())
 }
 
 // addReject appends one quarantined row.

@@ -65,17 +65,23 @@ type Writer struct {
 	cfg     WriterConfig
 	version uint64
 	mac     hash.Hash
-	hexbuf  []byte
+	idbuf   []byte                 // SUBJECT_ID bytes for the HMAC, reused
+	dates   map[record.Date]string // formatted dates, so that rows share one string each
 
 	computeAt record.Date
 	last7     record.Date
 	files     []string // input paths by file index
 
 	cur, spare *batch
-	inflight   chan error // result of the batch being sent; nil when none
-	firstRow   time.Time  // when cur received its first row
-	summary    *report.Summary
-	closed     bool
+	inflight   chan sent // result of the batch being sent; nil when none
+	firstRow   time.Time // when cur received its first row
+	// summary carries the run's provenance and timing for the runs table; the counts
+	// it needs are kept here rather than by Summary.Add, whose breakdowns the runs
+	// table does not store (and which cost more than building the rows).
+	summary            *report.Summary
+	subjects, convicts int64
+	earliest           record.Date // earliest valid evaluated conviction date
+	closed             bool
 }
 
 // NewWriter starts writing a run: it records the run as "running" in the runs table.
@@ -103,6 +109,8 @@ func NewWriter(ctx context.Context, conn driver.Conn, cfg WriterConfig) (*Writer
 		ctx: ctx, conn: conn, cfg: cfg,
 		version:   uint64(time.Now().UnixNano()),
 		mac:       hmac.New(sha256.New, cfg.PseudonymKey),
+		dates:     map[record.Date]string{},
+		earliest:  record.NoDate,
 		computeAt: cfg.Info.ComputeAt,
 		last7:     cfg.Info.ComputeAt.AddYears(-7),
 		cur:       newBatch(cfg.BatchRows),
@@ -128,12 +136,30 @@ func Pseudonym(key []byte, subjectID string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (w *Writer) pseudonym(id string) string {
+// pseudonym writes HMAC-SHA256(key, id) to dst: the bytes the analytics tables store
+// (FixedString(32)), half the size of the hex and compared with one memcmp.
+func (w *Writer) pseudonym(dst *[sha256.Size]byte, id string) {
 	w.mac.Reset()
-	w.mac.Write([]byte(id))
-	var sum [sha256.Size]byte
-	w.hexbuf = hex.AppendEncode(w.hexbuf[:0], w.mac.Sum(sum[:0]))
-	return string(w.hexbuf)
+	w.idbuf = append(w.idbuf[:0], id...)
+	w.mac.Write(w.idbuf)
+	w.mac.Sum(dst[:0])
+}
+
+// maxCachedDates bounds the date cache; a century of distinct days is ~36,500.
+const maxCachedDates = 1 << 16
+
+// date formats d as YYYY-MM-DD ("" when invalid) once per distinct date, so that a
+// batch's dates of birth and conviction allocate nothing per row.
+func (w *Writer) date(d record.Date) string {
+	if s, ok := w.dates[d]; ok {
+		return s
+	}
+	if len(w.dates) >= maxCachedDates {
+		clear(w.dates)
+	}
+	s := d.String()
+	w.dates[d] = s
+	return s
 }
 
 // Subject buffers one subject's decisions and outcome; a full batch is sent.
@@ -141,7 +167,8 @@ func (w *Writer) Subject(r *eligibility.Result) error {
 	if w.closed {
 		return errors.New("warehouse: writer used after Close")
 	}
-	w.summary.Add(r)
+	w.subjects++
+	w.convicts += int64(len(r.Evaluated))
 	if w.cur.empty() {
 		w.firstRow = time.Now()
 	}
@@ -154,7 +181,6 @@ func (w *Writer) Reject(r doj.Reject) error {
 	if w.closed {
 		return errors.New("warehouse: writer used after Close")
 	}
-	w.summary.AddReject(r)
 	if w.cur.empty() {
 		w.firstRow = time.Now()
 	}
@@ -180,23 +206,28 @@ func (w *Writer) send() error {
 	}
 	b := w.cur
 	w.cur, w.spare = w.spare, nil
-	done := make(chan error, 1)
+	done := make(chan sent, 1)
 	w.inflight = done
-	go func() { done <- w.insert(b) }()
+	go func() { done <- sent{b, w.insert(b)} }()
 	return nil
 }
 
-// wait waits for the batch in flight, and makes its buffers the spare.
+// sent is a batch back from its insert, emptied, with the insert's error.
+type sent struct {
+	b   *batch
+	err error
+}
+
+// wait waits for the batch in flight and makes it the spare: the two batches'
+// buffers are reused for the whole run instead of reallocated per insert.
 func (w *Writer) wait() error {
 	if w.inflight == nil {
 		return nil
 	}
-	err := <-w.inflight
+	s := <-w.inflight
 	w.inflight = nil
-	if w.spare == nil {
-		w.spare = newBatch(w.cfg.BatchRows)
-	}
-	return err
+	w.spare = s.b
+	return s.err
 }
 
 // Flush sends everything buffered and waits until ClickHouse acknowledged it. The sink
@@ -208,14 +239,21 @@ func (w *Writer) Flush() error {
 	return w.wait()
 }
 
-// Close flushes the last rows and records the run as complete with its counts and
-// timings. A failed flush records it as failed.
+// Close flushes the last rows, rebuilds the run's conviction_groups from the stored
+// decisions (RebuildAggregates) and records the run as complete with its counts and
+// timings. A failure records it as failed.
 func (w *Writer) Close(_ context.Context, st report.RunStats) error {
 	if w.closed {
 		return errors.New("warehouse: writer closed twice")
 	}
 	w.closed = true
-	if err := w.Flush(); err != nil {
+	err := w.Flush()
+	if err == nil {
+		err = w.cfg.Retry.do(w.ctx, "rebuild the aggregates of run "+w.cfg.Info.RunID, func() error {
+			return rebuildAggregates(w.ctx, w.conn, w.cfg.Databases, w.cfg.Info.RunID, w.version+1)
+		})
+	}
+	if err != nil {
 		_ = w.writeRun(runFailed, st)
 		return err
 	}
@@ -225,8 +263,8 @@ func (w *Writer) Close(_ context.Context, st report.RunStats) error {
 // Abort stops a writer whose run failed (for instance, the pipeline's first attempt
 // on input that turned out not to be sorted): buffered rows are dropped, the rows it
 // already sent are deleted (ALTER … DELETE of its version), and the run is marked
-// failed. The distinct-count aggregates keep the keys those rows added; a later
-// complete write of the same run adds no new ones unless decisions changed.
+// failed. The aggregates are untouched: only Close rebuilds them, so they still
+// describe the run's last complete write, if any.
 func (w *Writer) Abort() error {
 	if w.closed {
 		return nil
@@ -264,6 +302,11 @@ const (
 // higher version; runs_latest shows the last.
 func (w *Writer) writeRun(status int8, st report.RunStats) error {
 	s := w.summary
+	s.Totals.Subjects, s.Totals.ConvictionsEvaluated = w.subjects, w.convicts
+	s.Gogen.EarliestConviction = ""
+	if w.earliest.Valid() {
+		s.Gogen.EarliestConviction = w.earliest.String()
+	}
 	if status != runRunning {
 		if st.Finished.IsZero() {
 			st.Finished = time.Now()
