@@ -310,7 +310,7 @@ func candidateDocs(file, dir string) (map[string]PolicyDoc, error) {
 	return docs, nil
 }
 
-// AppendSeqs appends the SeqList encoding of seqs (uvarint deltas from 0; sequences
+// AppendSeqs appends the SeqList encoding of seqs (zig-zag varint deltas from 0; sequences
 // increase within a message) to dst.
 func AppendSeqs(dst []byte, seqs []int64) []byte {
 	prev := int64(0)
