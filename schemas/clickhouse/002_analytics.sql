@@ -9,7 +9,8 @@ CREATE DATABASE IF NOT EXISTS {{analytics}};
 
 -- One row per evaluated conviction. `conviction` numbers a person's evaluated
 -- convictions in record order (0, 1, …). Deduplicated on (run_id, person, conviction)
--- like the restricted table: read with FINAL, or through decisions_dedup.
+-- like the restricted table: read with FINAL, or through decisions_dedup. Partitioned
+-- by run, like the restricted tables.
 CREATE TABLE IF NOT EXISTS {{analytics}}.decisions (
     run_id          String,
     person          FixedString(32),
@@ -29,6 +30,7 @@ CREATE TABLE IF NOT EXISTS {{analytics}}.decisions (
     compute_at      Date,
     version         UInt64
 ) ENGINE = ReplacingMergeTree(version)
+PARTITION BY run_id
 ORDER BY (run_id, person, conviction);
 
 -- One row per person (subject) of a run, with or without a Prop 64 conviction. The
@@ -60,6 +62,7 @@ CREATE TABLE IF NOT EXISTS {{analytics}}.people (
     compute_at        Date,
     version           UInt64
 ) ENGINE = ReplacingMergeTree(version)
+PARTITION BY run_id
 ORDER BY (run_id, person);
 
 -- One row per run and state change; the row with the highest version is current
