@@ -79,9 +79,13 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	files, unreadable, total := openAll(cfg.Files)
+	files, unreadable := doj.OpenAll(cfg.Files)
+	var total int64
+	for _, f := range files {
+		total += f.Size()
+	}
 	st.Unreadable = unreadable
-	closeAll(files) // opened to check they are readable and to size them
+	doj.CloseAll(files) // opened to check they are readable and to size them
 	cfg.Info.Files = make([]report.InputFile, len(files))
 	for i, f := range files {
 		cfg.Info.Files[i] = report.InputFile{Path: f.Path, Index: f.Index, Size: f.Size()}
@@ -124,11 +128,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 			out = t
 		}
 		// A File is read once; each attempt opens the inputs afresh.
-		fresh, err := reopen(files)
+		fresh, err := doj.Reopen(files)
 		if err != nil {
 			return a, err
 		}
-		defer closeAll(fresh)
+		defer doj.CloseAll(fresh)
 		w, err := runStages(ctx, cfg, fresh, gopt, group, out)
 		a.Group, a.Subjects, a.Evaluated, a.ByDetermination, a.Rejects = w.group, w.subjects, w.evaluated, w.byDet, w.rejects
 		if err != nil {
@@ -166,40 +170,6 @@ func sum(xs []int64) int64 {
 		n += x
 	}
 	return n
-}
-
-// openAll opens every input; unreadable ones are reported, not fatal. File indexes are
-// positions among the readable files.
-func openAll(paths []string) (files []*doj.File, unreadable []error, total int64) {
-	for _, p := range paths {
-		f, err := doj.Open(p, int32(len(files)))
-		if err != nil {
-			unreadable = append(unreadable, err)
-			continue
-		}
-		files = append(files, f)
-		total += f.Size()
-	}
-	return files, unreadable, total
-}
-
-func reopen(files []*doj.File) ([]*doj.File, error) {
-	out := make([]*doj.File, 0, len(files))
-	for _, f := range files {
-		g, err := doj.Open(f.Path, f.Index)
-		if err != nil {
-			closeAll(out)
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, nil
-}
-
-func closeAll(files []*doj.File) {
-	for _, f := range files {
-		f.Close()
-	}
 }
 
 func newOutput(cfg Config, dir string, files []*doj.File) (report.Output, error) {
