@@ -427,7 +427,26 @@ func baselineSection(reason, prefix string) (string, bool) {
 // its convictions (any county, any offense), for the configured flow and for the
 // hypothetical flow that dismisses every Prop 64 conviction in scope (§3.4).
 func (s *Summary) addReliefCounts(r *eligibility.Result) {
-	var cur, all clearTally
+	cur, all := clearRecords(r, s.last7)
+	cur.addTo(&s.Gogen.ReliefWithCurrentEligibilityChoices)
+	all.addTo(&s.Gogen.ReliefWithDismissAllProp64)
+	if cur.Cleared() {
+		s.Totals.RecordsFullyCleared++
+	}
+}
+
+// ClearRecord tallies one subject's convictions — every conviction row, any offense, any
+// county — for gogen's "clear record" outcomes.
+type ClearRecord struct{ convs, dismissed, fel, felRelief, recent, recentDismissed int }
+
+// ClearRecords tallies r's convictions under its decisions (cur) and under the
+// hypothetical flow that dismisses every evaluated Prop 64 conviction (all). "Recent"
+// means dated strictly after computeAt minus 7 years (gogen used the wall clock).
+func ClearRecords(r *eligibility.Result, computeAt record.Date) (cur, all ClearRecord) {
+	return clearRecords(r, computeAt.AddYears(-7))
+}
+
+func clearRecords(r *eligibility.Result, last7 record.Date) (cur, all ClearRecord) {
 	k := 0
 	for i := range r.Subject.Events {
 		if i >= len(r.ConvictionRows) || !r.ConvictionRows[i] {
@@ -442,22 +461,14 @@ func (s *Summary) addReliefCounts(r *eligibility.Result) {
 		if evaluated {
 			det = r.Evaluated[k].Determination
 		}
-		// gogen: dated strictly after "now − 7 years"; now is the compute-at date here.
-		recent := ev.Date.Valid() && s.last7.Valid() && ev.Date > s.last7
+		recent := ev.Date.Valid() && last7.Valid() && ev.Date > last7
 		cur.add(ev.Felony, recent, det == eligibility.Dismiss, det.Relief())
 		all.add(ev.Felony, recent, evaluated, evaluated)
 	}
-	cur.addTo(&s.Gogen.ReliefWithCurrentEligibilityChoices)
-	all.addTo(&s.Gogen.ReliefWithDismissAllProp64)
-	if cur.convs > 0 && cur.convs == cur.dismissed {
-		s.Totals.RecordsFullyCleared++
-	}
+	return cur, all
 }
 
-// clearTally counts one subject's convictions for the "clear record" statistics.
-type clearTally struct{ convs, dismissed, fel, felRelief, recent, recentDismissed int }
-
-func (t *clearTally) add(felony, recent, dismissed, relieved bool) {
+func (t *ClearRecord) add(felony, recent, dismissed, relieved bool) {
 	t.convs++
 	if dismissed {
 		t.dismissed++
@@ -476,16 +487,30 @@ func (t *clearTally) add(felony, recent, dismissed, relieved bool) {
 	}
 }
 
-// addTo counts the subject where every conviction of a kind would be gone: all
-// dismissed; all felonies dismissed or reduced; all recent ones dismissed.
-func (t clearTally) addTo(out *ReliefCounts) {
-	if t.convs > 0 && t.convs == t.dismissed {
+// Convictions counts the subject's convictions.
+func (t ClearRecord) Convictions() int { return t.convs }
+
+// Felonies counts the subject's felony convictions.
+func (t ClearRecord) Felonies() int { return t.fel }
+
+// Cleared: the subject has convictions and every one is dismissed.
+func (t ClearRecord) Cleared() bool { return t.convs > 0 && t.convs == t.dismissed }
+
+// FelonyFree: the subject has felonies and every one is dismissed or reduced.
+func (t ClearRecord) FelonyFree() bool { return t.fel > 0 && t.fel == t.felRelief }
+
+// Clear7: the subject has convictions in the last 7 years and every one is dismissed.
+func (t ClearRecord) Clear7() bool { return t.recent > 0 && t.recent == t.recentDismissed }
+
+// addTo counts the subject where every conviction of a kind would be gone.
+func (t ClearRecord) addTo(out *ReliefCounts) {
+	if t.Cleared() {
 		out.CountSubjectsNoConviction++
 	}
-	if t.fel > 0 && t.fel == t.felRelief {
+	if t.FelonyFree() {
 		out.CountSubjectsNoFelony++
 	}
-	if t.recent > 0 && t.recent == t.recentDismissed {
+	if t.Clear7() {
 		out.CountSubjectsNoConvictionLast7Years++
 	}
 }

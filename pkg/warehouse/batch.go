@@ -470,16 +470,16 @@ func (b *batch) addSubject(w *Writer, r *eligibility.Result) {
 		})
 	}
 
-	o := w.outcome(r)
-	p.convictions = uint16(o.cur.convs)
+	cur, all := report.ClearRecords(r, w.computeAt)
+	p.convictions = uint16(cur.Convictions())
 	p.prop64 = uint16(len(r.Evaluated))
-	p.felonies = uint16(o.cur.fel)
-	p.cleared = b2u(o.cur.cleared())
-	p.felonyFree = b2u(o.cur.felonyFree())
-	p.clear7 = b2u(o.cur.clear7())
-	p.daCleared = b2u(o.all.cleared())
-	p.daFelonyFree = b2u(o.all.felonyFree())
-	p.daClear7 = b2u(o.all.clear7())
+	p.felonies = uint16(cur.Felonies())
+	p.cleared = b2u(cur.Cleared())
+	p.felonyFree = b2u(cur.FelonyFree())
+	p.clear7 = b2u(cur.Clear7())
+	p.daCleared = b2u(all.Cleared())
+	p.daFelonyFree = b2u(all.FelonyFree())
+	p.daClear7 = b2u(all.Clear7())
 }
 
 // addReject appends one quarantined row.
@@ -512,57 +512,4 @@ func b2u(b bool) uint8 {
 		return 1
 	}
 	return 0
-}
-
-// tally counts one subject's convictions (every conviction row, any offense, any
-// county) for gogen's "clear record" outcomes, as report.Summary does.
-type tally struct{ convs, dismissed, fel, felRelief, recent, recentDismissed int }
-
-func (t *tally) add(felony, recent, dismissed, relieved bool) {
-	t.convs++
-	if dismissed {
-		t.dismissed++
-	}
-	if felony {
-		t.fel++
-		if relieved {
-			t.felRelief++
-		}
-	}
-	if recent {
-		t.recent++
-		if dismissed {
-			t.recentDismissed++
-		}
-	}
-}
-
-func (t tally) cleared() bool    { return t.convs > 0 && t.convs == t.dismissed }
-func (t tally) felonyFree() bool { return t.fel > 0 && t.fel == t.felRelief }
-func (t tally) clear7() bool     { return t.recent > 0 && t.recent == t.recentDismissed }
-
-// outcome tallies a subject under the current policy (cur) and under "dismiss every
-// Prop 64 conviction in scope" (all).
-func (w *Writer) outcome(r *eligibility.Result) (o struct{ cur, all tally }) {
-	k := 0
-	for i := range r.Subject.Events {
-		if i >= len(r.ConvictionRows) || !r.ConvictionRows[i] {
-			continue
-		}
-		ev := &r.Subject.Events[i]
-		for k < len(r.Evaluated) && r.Evaluated[k].Index < i {
-			k++
-		}
-		evaluated := k < len(r.Evaluated) && r.Evaluated[k].Index == i
-		det := eligibility.None
-		if evaluated {
-			det = r.Evaluated[k].Determination
-		}
-		// Dated strictly after compute-at minus 7 years, as gogen (with compute-at for
-		// its wall clock).
-		recent := ev.Date.Valid() && w.last7.Valid() && ev.Date > w.last7
-		o.cur.add(ev.Felony, recent, det == eligibility.Dismiss, det.Relief())
-		o.all.add(ev.Felony, recent, evaluated, evaluated)
-	}
-	return o
 }

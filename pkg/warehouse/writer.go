@@ -69,7 +69,6 @@ type Writer struct {
 	dates   map[record.Date]string // formatted dates, so that rows share one string each
 
 	computeAt record.Date
-	last7     record.Date
 	files     []string // input paths by file index
 
 	cur, spare *batch
@@ -112,7 +111,6 @@ func NewWriter(ctx context.Context, conn driver.Conn, cfg WriterConfig) (*Writer
 		dates:     map[record.Date]string{},
 		earliest:  record.NoDate,
 		computeAt: cfg.Info.ComputeAt,
-		last7:     cfg.Info.ComputeAt.AddYears(-7),
 		cur:       newBatch(cfg.BatchRows),
 		spare:     newBatch(cfg.BatchRows),
 		summary:   report.NewSummary(cfg.Info),
