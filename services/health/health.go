@@ -1,5 +1,6 @@
 // Package health serves a service's liveness (/healthz) and readiness (/readyz)
-// endpoints.
+// endpoints, and its Prometheus metrics (/metrics) on the same port, so one Kubernetes
+// port serves probes and scrapes.
 package health
 
 import (
@@ -21,9 +22,17 @@ type Server struct {
 	done  chan error
 }
 
+// Option adds to what the server serves.
+type Option func(*http.ServeMux)
+
+// WithMetrics serves h (a Prometheus exposition handler) at /metrics.
+func WithMetrics(h http.Handler) Option {
+	return func(mux *http.ServeMux) { mux.Handle("/metrics", h) }
+}
+
 // Listen starts serving on addr ("" disables the endpoint: Listen returns a Server that
 // only tracks readiness).
-func Listen(addr string) (*Server, error) {
+func Listen(addr string, opts ...Option) (*Server, error) {
 	s := &Server{}
 	if addr == "" {
 		return s, nil
@@ -43,6 +52,9 @@ func Listen(addr string) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	for _, o := range opts {
+		o(mux)
+	}
 	s.ln = ln
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.done = make(chan error, 1)

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/clearway/clearway/pkg/bus"
@@ -23,8 +24,10 @@ import (
 	"github.com/clearway/clearway/pkg/eligibility"
 	"github.com/clearway/clearway/pkg/record"
 	"github.com/clearway/clearway/pkg/report"
+	"github.com/clearway/clearway/pkg/telemetry"
 	"github.com/clearway/clearway/pkg/wire"
 	"github.com/clearway/clearway/services/control"
+	"github.com/clearway/clearway/services/health"
 )
 
 // Config is the ingest's settings.
@@ -45,6 +48,12 @@ type Config struct {
 	TempDir          string // spill folder
 	ProgressInterval time.Duration
 	Topics           control.Topics
+	// HTTP is the address of /healthz, /readyz and /metrics while the ingest runs; ""
+	// (the default) serves nothing, as a short-lived job usually pushes no metrics.
+	HTTP string
+	// Telemetry records the ingest's metrics and spans; nil makes Run create (and shut
+	// down) its own. Tests pass one to scrape it after the run.
+	Telemetry *telemetry.Telemetry
 }
 
 // RegisterFlags registers the ingest's flags with their defaults.
@@ -61,6 +70,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.Memory, "memory", c.Memory, "memory budget in bytes for regrouping input not sorted by subject")
 	fs.StringVar(&c.TempDir, "tmp", "", "folder for spill files (default: the system temp folder)")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", 2*time.Second, "how often progress records are published")
+	fs.StringVar(&c.HTTP, "http", "", "address of the /healthz, /readyz and /metrics endpoint while publishing (\"\" disables it)")
 	c.Topics.RegisterFlags(fs)
 }
 
@@ -126,6 +136,16 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 	if err := b.Validate(); err != nil {
 		return st, err
 	}
+	tel, stopTelemetry, err := control.StartTelemetry(ctx, cfg.Telemetry, "ingest")
+	if err != nil {
+		return st, err
+	}
+	defer stopTelemetry()
+	hs, err := health.Listen(cfg.HTTP, health.WithMetrics(tel.Handler()))
+	if err != nil {
+		return st, err
+	}
+	defer hs.Close(context.WithoutCancel(ctx))
 	computeAt := record.DateOf(time.Now())
 	if cfg.ComputeAt != "" {
 		computeAt, _ = record.ParseISO(cfg.ComputeAt) // validated
@@ -148,6 +168,8 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 	if err := b.Admin.EnsureTopics(ctx, cfg.Topics.Specs()...); err != nil {
 		return st, fmt.Errorf("create topics: %w", err)
 	}
+	hs.SetReady(true)
+	defer hs.SetReady(false)
 	parts, err := b.PartitionCount(ctx, cfg.Topics.SubjectsTopic(), cfg.Topics.Partitions)
 	if err != nil {
 		return st, err
@@ -174,8 +196,16 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 	stopProgress := startProgress(ctx, b.Publisher, ctrl, cfg, prog, log)
 	defer stopProgress()
 
+	var inputBytes int64
+	for _, f := range opened {
+		inputBytes += f.Size()
+	}
+	var read *readCounter
 	gopt := doj.GroupOptions{MemoryBudget: cfg.Memory, TempDir: cfg.TempDir,
-		Progress: func(p doj.GroupProgress) { prog.rows.Store(p.Rows) }}
+		Progress: func(p doj.GroupProgress) {
+			prog.rows.Store(p.Rows)
+			read.advance(ctx, p.Rows, p.Bytes)
+		}}
 	var (
 		gs  doj.GroupStats
 		pub *publisher
@@ -183,8 +213,18 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 	for attempt, group := range []func(context.Context, []*doj.File, doj.GroupOptions, doj.GroupSink) (doj.GroupStats, error){
 		doj.GroupStreaming, doj.GroupSpill,
 	} {
-		pub = newPublisher(b.Publisher, cfg, parts, attempt+1, prog)
+		pub = newPublisher(b.Publisher, cfg, parts, attempt+1, prog, tel)
+		// Rows read again by the spill attempt are counted again: they were read twice,
+		// and the subjects the first attempt published were evaluated downstream too.
+		read = &readCounter{in: tel.Instruments}
 		gs, err = publishAttempt(ctx, opened, gopt, group, pub)
+		if err == nil {
+			var rows int64
+			for _, n := range gs.Rows {
+				rows += n
+			}
+			read.advance(ctx, rows, inputBytes) // progress is reported now and then only
+		}
 		if !errors.Is(err, doj.ErrNotGrouped) {
 			break
 		}
@@ -201,7 +241,7 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 		body, _ := json.Marshal(control.EndMarker{Partition: p, Attempt: pub.attempt, Subjects: pub.perPart[p]})
 		ends[p] = pub.message(p, control.TypeEnd, control.RecordVersion, body, nil)
 	}
-	if err := b.Publisher.Publish(ctx, ends...); err != nil {
+	if err := control.TimedPublish(ctx, tel, b.Publisher, ends...); err != nil {
 		return st, fmt.Errorf("publish end markers: %w", err)
 	}
 	end := &control.RunEnd{Attempt: pub.attempt, Mode: gs.Mode, Duplicates: gs.Duplicates,
@@ -222,7 +262,7 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 	if err := control.Publish(ctx, b.Publisher, ctrl, control.Record{Kind: control.KindRunEnd, RunID: cfg.RunID, End: end}); err != nil {
 		return st, err
 	}
-	log.Info("run published", "run", cfg.RunID, "rows", end.Rows, "subjects", end.Subjects, "mode", gs.Mode, "duration", st.Duration)
+	log.InfoContext(ctx, "run published", "run", cfg.RunID, "rows", end.Rows, "subjects", end.Subjects, "mode", gs.Mode, "duration", st.Duration)
 	return st, nil
 }
 
@@ -279,6 +319,58 @@ func startProgress(ctx context.Context, p bus.Publisher, topic string, cfg Confi
 	return func() { once.Do(func() { cancel(); <-done }) }
 }
 
+// readCounter turns the grouper's running totals of one attempt into counter increments
+// (clearway.records.processed and clearway.data.processed, direction in).
+type readCounter struct {
+	in          *telemetry.Instruments
+	rows, bytes atomic.Int64
+}
+
+// advance counts what was read beyond the totals already counted. Totals never go down,
+// so a report that arrives late is ignored rather than subtracted.
+func (c *readCounter) advance(ctx context.Context, rows, bytes int64) {
+	dr, db := raise(&c.rows, rows), raise(&c.bytes, bytes)
+	if dr > 0 || db > 0 {
+		c.in.RecordsIn(ctx, dr, db)
+	}
+}
+
+// raise sets v to at least n and returns by how much it grew.
+func raise(v *atomic.Int64, n int64) int64 {
+	for {
+		old := v.Load()
+		if n <= old {
+			return 0
+		}
+		if v.CompareAndSwap(old, n) {
+			return n - old
+		}
+	}
+}
+
+// QuarantineCode is the snake_case reason code of a quarantined row, for the
+// clearway.rows.quarantined metric: a closed set, never text from the row.
+func QuarantineCode(r doj.Reject) string {
+	reason := r.Reason
+	switch {
+	case strings.HasPrefix(reason, "has ") && strings.Contains(reason, " fields, want "):
+		return "column_count"
+	case strings.Contains(reason, `"`) || strings.Contains(reason, "quoted field"):
+		return "quote_error"
+	case reason == "not a valid YYYYMMDD date":
+		return "bad_date"
+	case reason == "empty" && r.Field == doj.Header[doj.ColSubjectID]:
+		return "empty_subject_id"
+	case reason == "empty":
+		return "empty_field"
+	case reason == "shorter than 6 characters":
+		return "short_cnt_order"
+	case strings.HasPrefix(reason, "row longer than"):
+		return "row_too_long"
+	}
+	return "other"
+}
+
 // batch is one message's worth of subjects (or rejects) for one partition.
 type batch struct {
 	partition int
@@ -292,6 +384,7 @@ type batch struct {
 // encode and publish them.
 type publisher struct {
 	pub     bus.Publisher
+	tel     *telemetry.Telemetry
 	cfg     Config
 	attempt int
 	prog    *progress
@@ -309,10 +402,10 @@ type publisher struct {
 	messages atomic.Int64
 }
 
-func newPublisher(p bus.Publisher, cfg Config, parts, attempt int, prog *progress) *publisher {
+func newPublisher(p bus.Publisher, cfg Config, parts, attempt int, prog *progress, tel *telemetry.Telemetry) *publisher {
 	prog.subjects.Store(0)
 	prog.rejects.Store(0)
-	pub := &publisher{pub: p, cfg: cfg, attempt: attempt, prog: prog, queue: make(chan batch, cfg.PublishWorkers*2),
+	pub := &publisher{pub: p, tel: tel, cfg: cfg, attempt: attempt, prog: prog, queue: make(chan batch, cfg.PublishWorkers*2),
 		pending: make([]batch, parts), perPart: make([]int64, parts)}
 	for i := range pub.pending {
 		pub.pending[i].partition = i
@@ -361,6 +454,13 @@ func (p *publisher) Subjects(ss []*record.Subject) error {
 
 // Rejects implements doj.GroupSink.
 func (p *publisher) Rejects(rs []doj.Reject) error {
+	codes := map[string]int64{}
+	for _, r := range rs {
+		codes[QuarantineCode(r)]++
+	}
+	for code, n := range codes {
+		p.tel.Instruments.Quarantine(p.ctx, code, n)
+	}
 	for _, r := range rs {
 		p.rejects = append(p.rejects, control.RejectLine{Seq: p.rejectSeq, Reject: r})
 		p.rejectSeq++
@@ -408,9 +508,22 @@ func (p *publisher) flush() error {
 	return nil
 }
 
-// send encodes and publishes one batch.
-func (p *publisher) send(ctx context.Context, enc *wire.Encoder, b batch) error {
-	var msgs []bus.Message
+// send encodes and publishes one batch, in a span of its own whose context travels in
+// the messages' headers.
+func (p *publisher) send(ctx context.Context, enc *wire.Encoder, b batch) (err error) {
+	start := time.Now()
+	ctx, span := control.ProducerSpan(ctx, p.tel, "ingest publish", p.cfg.Topics.SubjectsTopic(), b.partition, len(b.subjects))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "publish failed")
+		}
+		span.End()
+	}()
+	var (
+		msgs   []bus.Message
+		counts []int64 // records per message
+	)
 	if b.rejects != nil {
 		// Rejects go to partition 0, JSON lines.
 		var buf []byte
@@ -422,6 +535,7 @@ func (p *publisher) send(ctx context.Context, enc *wire.Encoder, b batch) error 
 			buf = append(append(buf, line...), '\n')
 		}
 		msgs = append(msgs, p.message(0, control.TypeRejects, control.RecordVersion, buf, nil))
+		counts = append(counts, int64(len(b.rejects))) // quarantined rows, for the batch size
 	} else {
 		parts, err := control.EncodeFit(len(b.subjects), p.cfg.MaxMessageBytes, func(lo, hi int) ([]byte, error) {
 			out, err := enc.EncodeSubjects(b.subjects[lo:hi], 0)
@@ -436,12 +550,28 @@ func (p *publisher) send(ctx context.Context, enc *wire.Encoder, b batch) error 
 		for _, pt := range parts {
 			msgs = append(msgs, p.message(b.partition, control.TypeSubjects, wire.SubjectsSchemaVersion, pt.Data,
 				control.AppendSeqs(nil, b.seqs[pt.Lo:pt.Hi])))
+			counts = append(counts, int64(pt.Hi-pt.Lo))
 		}
 	}
-	if err := p.pub.Publish(ctx, msgs...); err != nil {
+	published := time.Now()
+	for i := range msgs {
+		p.tel.Inject(ctx, &msgs[i].Headers)
+		if b.rejects == nil {
+			msgs[i].Headers = control.StampPublished(msgs[i].Headers, published)
+		}
+	}
+	in := p.tel.Instruments
+	in.BatchTook(ctx, time.Since(start).Seconds())
+	if err := control.TimedPublish(ctx, p.tel, p.pub, msgs...); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
 	p.messages.Add(int64(len(msgs)))
+	var size int64
+	for i, m := range msgs {
+		size += int64(len(m.Value))
+		in.Batch(ctx, "out", counts[i], int64(len(m.Value)))
+	}
+	in.RecordsOut(ctx, int64(len(b.subjects)), size)
 	return nil
 }
 
