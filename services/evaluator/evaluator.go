@@ -11,12 +11,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
+
 	"github.com/clearway/clearway/pkg/bus"
 	"github.com/clearway/clearway/pkg/eligibility"
+	"github.com/clearway/clearway/pkg/telemetry"
 	"github.com/clearway/clearway/pkg/wire"
 	"github.com/clearway/clearway/services/control"
 	"github.com/clearway/clearway/services/health"
@@ -33,12 +37,15 @@ type Config struct {
 	ProgressInterval time.Duration
 	Instance         string
 	Topics           control.Topics
+	// Telemetry records the evaluator's metrics and spans; nil makes Run create (and
+	// shut down) its own. Tests pass one to scrape it after the run.
+	Telemetry *telemetry.Telemetry
 }
 
 // RegisterFlags registers the evaluator's flags with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Group, "group", "clearway-evaluator", "consumer group on the subjects topic")
-	fs.StringVar(&c.HTTP, "http", ":8080", "address of the /healthz and /readyz endpoint (\"\" disables it)")
+	fs.StringVar(&c.HTTP, "http", ":8080", "address of the /healthz, /readyz and /metrics endpoint (\"\" disables it)")
 	fs.IntVar(&c.FetchMax, "fetch-max", 8, "messages per fetch (each a batch of subjects)")
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", 900_000, "largest decisions message published; at most the broker's message.max.bytes")
 	fs.DurationVar(&c.RunWait, "run-wait", 2*time.Minute, "how long a batch waits for its run's run-start record before going to the dead-letter topic")
@@ -84,6 +91,7 @@ type Service struct {
 	b      control.Bus
 	log    *slog.Logger
 	health *health.Server
+	tel    *telemetry.Telemetry // set by Run
 
 	engines engines
 	stats   counters
@@ -107,7 +115,13 @@ func (s *Service) Health() *health.Server { return s.health }
 // Run consumes until ctx ends, then finishes the batches in flight (up to DrainTimeout),
 // commits them and leaves the group. It returns nil after a clean shutdown.
 func (s *Service) Run(ctx context.Context) error {
-	hs, err := health.Listen(s.cfg.HTTP)
+	tel, stopTelemetry, err := control.StartTelemetry(ctx, s.cfg.Telemetry, "evaluate")
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
+	s.tel = tel
+	hs, err := health.Listen(s.cfg.HTTP, health.WithMetrics(tel.Handler()))
 	if err != nil {
 		return err
 	}
@@ -137,7 +151,15 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-work.Done():
 		}
 	}()
-	go watchReady(ctx, sub, hs)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		// Ready while partitions are assigned; every assignment is a generation joined.
+		control.WatchAssignment(watchCtx, tel, sub, s.cfg.Group, func(tps []bus.TopicPartition) { hs.SetReady(len(tps) > 0) })
+		hs.SetReady(false)
+	}()
+	defer func() { stopWatch(); <-watching }()
 	stopProgress := s.startProgress(ctx)
 
 	err = s.consume(ctx, work, sub)
@@ -148,20 +170,6 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.log.Info("evaluator stopped", "instance", s.cfg.Instance)
 	return err
-}
-
-// watchReady marks the service ready while it has partitions assigned.
-func watchReady(ctx context.Context, sub bus.Subscriber, hs *health.Server) {
-	for {
-		tps, changed := sub.Assignment()
-		hs.SetReady(len(tps) > 0)
-		select {
-		case <-ctx.Done():
-			hs.SetReady(false)
-			return
-		case <-changed:
-		}
-	}
 }
 
 // consume fetches batches and hands each to its partition's worker, so batches of one
@@ -188,7 +196,7 @@ func (s *Service) consume(ctx, work context.Context, sub bus.Subscriber) error {
 		wg.Wait()
 	}()
 	for {
-		msgs, err := sub.Fetch(fetchCtx, s.cfg.FetchMax)
+		msgs, err := control.TimedFetch(fetchCtx, s.tel, sub, s.cfg.Topics.SubjectsTopic(), s.cfg.FetchMax)
 		if err != nil {
 			select {
 			case <-failed:
@@ -230,37 +238,74 @@ func (s *Service) consume(ctx, work context.Context, sub bus.Subscriber) error {
 	}
 }
 
-// process decides one fetched batch, publishes its output and commits it.
-func (s *Service) process(ctx context.Context, sub bus.Subscriber, msgs []bus.Message) error {
-	var out, dead []bus.Message
+// process decides one fetched batch, publishes its output and commits it, in an
+// "evaluate batch" span that continues (or links to) the ingest's publish spans and whose
+// context the published decisions carry on to the sink.
+func (s *Service) process(ctx context.Context, sub bus.Subscriber, msgs []bus.Message) (err error) {
+	start := time.Now()
+	ctx, span := control.ConsumerSpan(ctx, s.tel, "evaluate batch", s.cfg.Group, msgs)
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "batch failed")
+		}
+		span.End()
+	}()
+	in := s.tel.Instruments
+	var (
+		out, dead []bus.Message
+		outCounts []int64 // decisions per message of out
+		inBytes   int64
+	)
 	for _, m := range msgs {
-		o, reason := s.handle(ctx, m)
-		if reason != "" {
+		inBytes += int64(len(m.Value))
+		h := s.handle(ctx, m)
+		if h.subjects > 0 {
+			in.Batch(ctx, "in", h.subjects, int64(len(m.Value)))
+		}
+		in.RecordsIn(ctx, h.subjects, 0)
+		if h.code != "" {
 			if ctx.Err() != nil {
 				return ctx.Err() // shutting down: leave the batch uncommitted
 			}
-			s.log.Warn("message to dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", reason)
-			dead = append(dead, control.DeadLetter(s.cfg.Topics.DeadLetterTopic(), m, reason))
+			s.log.WarnContext(ctx, "message to dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", h.reason)
+			dead = append(dead, control.DeadLetter(s.cfg.Topics.DeadLetterTopic(), m, h.reason))
+			in.DeadLetter(ctx, h.code)
 			s.stats.deadLetter(control.HeaderString(m, control.HeaderRun))
 			continue
 		}
-		out = append(out, o...)
+		out = append(out, h.out...)
+		outCounts = append(outCounts, h.decisions...)
 	}
+	in.RecordsIn(ctx, 0, inBytes)
+	for i := range out {
+		s.tel.Inject(ctx, &out[i].Headers)
+	}
+	in.BatchTook(ctx, time.Since(start).Seconds())
 	if len(out) > 0 {
-		if err := s.b.Publisher.Publish(ctx, out...); err != nil {
+		if err := control.TimedPublish(ctx, s.tel, s.b.Publisher, out...); err != nil {
 			return fmt.Errorf("publish decisions: %w", err)
 		}
+		var decisions, size int64
+		for i, m := range out {
+			size += int64(len(m.Value))
+			decisions += outCounts[i]
+			if outCounts[i] > 0 {
+				in.Batch(ctx, "out", outCounts[i], int64(len(m.Value)))
+			}
+		}
+		in.RecordsOut(ctx, decisions, size)
 	}
 	if len(dead) > 0 {
-		if err := s.b.Publisher.Publish(ctx, dead...); err != nil {
+		if err := control.TimedPublish(ctx, s.tel, s.b.Publisher, dead...); err != nil {
 			return fmt.Errorf("publish dead letters: %w", err)
 		}
 	}
-	if err := sub.Commit(ctx, msgs...); err != nil {
+	if err := control.TimedCommit(ctx, s.tel, sub, msgs...); err != nil {
 		if errors.Is(err, bus.ErrRevoked) {
 			// Another member owns the partition now and will redo the batch; the sink
 			// deduplicates.
-			s.log.Info("commit after rebalance skipped", "err", err)
+			s.log.InfoContext(ctx, "commit after rebalance skipped", "err", err)
 			return nil
 		}
 		return fmt.Errorf("commit: %w", err)
@@ -268,13 +313,27 @@ func (s *Service) process(ctx context.Context, sub bus.Subscriber, msgs []bus.Me
 	return nil
 }
 
-// handle turns one subjects-topic message into decisions-topic messages, or returns the
-// reason it cannot be processed.
-func (s *Service) handle(ctx context.Context, m bus.Message) ([]bus.Message, string) {
+// handled is what became of one consumed message.
+type handled struct {
+	out       []bus.Message // to the decisions topic
+	decisions []int64       // decisions (one per subject) in each of out
+	subjects  int64         // subjects consumed
+	// code is the dead-letter reason code for metrics (docs/metrics.md), "" when the
+	// message was processed; reason says why in words, for the dead-letter header.
+	code, reason string
+}
+
+func deadLetter(subjects int64, code, reason string) handled {
+	return handled{subjects: subjects, code: code, reason: reason}
+}
+
+// handle turns one subjects-topic message into decisions-topic messages, or says why it
+// cannot be processed.
+func (s *Service) handle(ctx context.Context, m bus.Message) handled {
 	runID := control.HeaderString(m, control.HeaderRun)
 	typ := control.HeaderString(m, control.HeaderType)
 	if runID == "" {
-		return nil, "no " + control.HeaderRun + " header"
+		return deadLetter(0, "missing_run_id", "no "+control.HeaderRun+" header")
 	}
 	switch typ {
 	case control.TypeRejects, control.TypeEnd:
@@ -282,25 +341,27 @@ func (s *Service) handle(ctx context.Context, m bus.Message) ([]bus.Message, str
 		// decision of its partition.
 		fwd := m
 		fwd.Topic, fwd.Offset = s.cfg.Topics.DecisionsTopic(), 0
-		return []bus.Message{fwd}, ""
+		fwd.Headers = slices.Clone(m.Headers) // the evaluator's trace context is set on them
+		return handled{out: []bus.Message{fwd}, decisions: []int64{0}}
 	case control.TypeSubjects:
 	default:
-		return nil, fmt.Sprintf("unknown message type %q", typ)
+		return deadLetter(0, "unknown_type", fmt.Sprintf("unknown message type %q", typ))
 	}
-	eng, reason := s.engines.get(ctx, runID, s.cfg.RunWait)
-	if reason != "" {
-		return nil, reason
+	eng, code, reason := s.engines.get(ctx, runID, s.cfg.RunWait)
+	if code != "" {
+		return deadLetter(0, code, reason)
 	}
 	seqs, err := control.DecodeSeqs(mustHeader(m, control.HeaderSeq))
 	if err != nil {
-		return nil, "subjects message: " + err.Error()
+		return deadLetter(0, "decode_error", "subjects message: "+err.Error())
 	}
 	subjects, err := wire.DecodeSubjects(m.Value)
 	if err != nil {
-		return nil, err.Error()
+		return deadLetter(0, "decode_error", err.Error())
 	}
+	n := int64(len(subjects))
 	if len(seqs) != len(subjects) {
-		return nil, fmt.Sprintf("subjects message holds %d subjects but %d sequence numbers", len(subjects), len(seqs))
+		return deadLetter(n, "decode_error", fmt.Sprintf("subjects message holds %d subjects but %d sequence numbers", len(subjects), len(seqs)))
 	}
 	results := make([]eligibility.Result, len(subjects))
 	rows := 0
@@ -317,17 +378,20 @@ func (s *Service) handle(ctx context.Context, m bus.Message) ([]bus.Message, str
 		return msgs[0], nil
 	})
 	if err != nil {
-		return nil, "encode decisions: " + err.Error()
+		return deadLetter(n, "encode_error", "encode decisions: "+err.Error())
 	}
-	out := make([]bus.Message, len(parts))
+	h := handled{out: make([]bus.Message, len(parts)), decisions: make([]int64, len(parts)), subjects: n}
 	for i, pt := range parts {
 		hs := control.WithHeader(m.Headers, control.HeaderType, []byte(control.TypeResults))
 		hs = control.WithHeader(hs, control.HeaderSchema, []byte(strconv.Itoa(wire.DecisionsSchemaVersion)))
 		hs = control.WithHeader(hs, control.HeaderSeq, control.AppendSeqs(nil, seqs[pt.Lo:pt.Hi]))
-		out[i] = bus.Message{Topic: s.cfg.Topics.DecisionsTopic(), Partition: m.Partition, Key: m.Key, Value: pt.Data, Headers: hs}
+		// hs keeps the ingest's headers, clearway-published-at among them, so the sink
+		// measures the latency from the ingest's publish.
+		h.out[i] = bus.Message{Topic: s.cfg.Topics.DecisionsTopic(), Partition: m.Partition, Key: m.Key, Value: pt.Data, Headers: hs}
+		h.decisions[i] = int64(pt.Hi - pt.Lo)
 	}
 	s.stats.decided(runID, int64(rows), int64(len(subjects)))
-	return out, ""
+	return h
 }
 
 func mustHeader(m bus.Message, key string) []byte {
@@ -343,35 +407,35 @@ type engines struct {
 }
 
 type engineEntry struct {
-	eng    *eligibility.Engine
-	reason string // why the run cannot be decided
+	eng          *eligibility.Engine
+	code, reason string // why the run cannot be decided
 }
 
-// get returns the run's engine, waiting up to wait for its run-start record; reason is
-// set when there is none.
-func (e *engines) get(ctx context.Context, runID string, wait time.Duration) (*eligibility.Engine, string) {
+// get returns the run's engine, waiting up to wait for its run-start record; code and
+// reason are set when there is none.
+func (e *engines) get(ctx context.Context, runID string, wait time.Duration) (*eligibility.Engine, string, string) {
 	e.mu.Lock()
 	ent, ok := e.m[runID]
 	e.mu.Unlock()
 	if ok {
-		return ent.eng, ent.reason
+		return ent.eng, ent.code, ent.reason
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	start, err := e.reg.WaitStart(wctx, runID)
 	cancel()
 	if err != nil {
 		// Not cached: the run may still be announced for later messages.
-		return nil, fmt.Sprintf("run %s: no run-start record within %v", runID, wait)
+		return nil, "run_wait_expired", fmt.Sprintf("run %s: no run-start record within %v", runID, wait)
 	}
 	eng, err := start.Engine()
 	ent = engineEntry{eng: eng}
 	if err != nil {
-		ent.reason = fmt.Sprintf("run %s: %v", runID, err)
+		ent.code, ent.reason = "policy_error", fmt.Sprintf("run %s: %v", runID, err)
 	}
 	e.mu.Lock()
 	e.m[runID] = ent
 	e.mu.Unlock()
-	return ent.eng, ent.reason
+	return ent.eng, ent.code, ent.reason
 }
 
 // counters are this instance's per-run progress.

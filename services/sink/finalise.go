@@ -13,10 +13,13 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/clearway/clearway/pkg/bus"
 	"github.com/clearway/clearway/pkg/doj"
 	"github.com/clearway/clearway/pkg/eligibility"
 	"github.com/clearway/clearway/pkg/report"
+	"github.com/clearway/clearway/pkg/telemetry"
 	"github.com/clearway/clearway/pkg/wire"
 	"github.com/clearway/clearway/services/control"
 )
@@ -100,7 +103,8 @@ func (s *Service) finalise(ctx context.Context, r *run, st control.RunState) err
 	}
 	delete(s.runs, r.id)
 	s.completed[r.id] = true
-	s.log.Info("run complete", "run", r.id, "subjects", len(results), "convictions", evaluated, "write", time.Since(start))
+	s.tel.Instruments.RunComplete.Record(ctx, 1, metric.WithAttributes(telemetry.AttrRunID.String(r.id)))
+	s.log.InfoContext(ctx, "run complete", "run", r.id, "subjects", len(results), "convictions", evaluated, "write", time.Since(start))
 	rec := control.Record{Kind: control.KindRunComplete, RunID: r.id, Complete: &control.RunComplete{
 		Dir: r.dir, Subjects: int64(len(results)), Evaluated: evaluated, Rejects: int64(len(rejects))}}
 	if err := control.Publish(ctx, s.b.Publisher, s.cfg.Topics.ControlTopic(), rec); err != nil {

@@ -19,7 +19,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/clearway/clearway/pkg/bus"
+	"github.com/clearway/clearway/pkg/telemetry"
 	"github.com/clearway/clearway/services/control"
 	"github.com/clearway/clearway/services/health"
 )
@@ -33,13 +38,16 @@ type Config struct {
 	ProgressInterval time.Duration
 	Instance         string
 	Topics           control.Topics
+	// Telemetry records the sink's metrics and spans; nil makes Run create (and shut
+	// down) its own. Tests pass one to scrape it after the run.
+	Telemetry *telemetry.Telemetry
 }
 
 // RegisterFlags registers the sink's flags with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Out, "out", "", "output folder (required); each run is written to OUT/<run-id>/")
 	fs.StringVar(&c.Group, "group", "clearway-sink", "consumer group on the decisions topic")
-	fs.StringVar(&c.HTTP, "http", ":8081", "address of the /healthz and /readyz endpoint (\"\" disables it)")
+	fs.StringVar(&c.HTTP, "http", ":8081", "address of the /healthz, /readyz and /metrics endpoint (\"\" disables it)")
 	fs.IntVar(&c.FetchMax, "fetch-max", 32, "messages per fetch")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", 2*time.Second, "how often progress records are published")
 	h, _ := os.Hostname()
@@ -87,6 +95,7 @@ type Service struct {
 	log    *slog.Logger
 	health *health.Server
 	reg    *control.Registry
+	tel    *telemetry.Telemetry // set by Run
 
 	runs      map[string]*run
 	completed map[string]bool
@@ -101,6 +110,9 @@ type run struct {
 	// sequence number identifies a subject within an attempt.
 	seen map[int]map[int]map[int64]struct{}
 	ends map[int]map[int]control.EndMarker
+	// evaluated[attempt][partition] counts the decisions that reached the sink,
+	// redeliveries included (clearway.run.subjects, state "evaluated").
+	evaluated map[int]map[int]int64
 	// failed is set once finalisation failed; the run is not retried until restart.
 	failed   bool
 	reported int64 // subjects in the last progress record
@@ -125,7 +137,13 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := os.MkdirAll(s.cfg.Out, 0o755); err != nil {
 		return fmt.Errorf("output folder: %w", err)
 	}
-	hs, err := health.Listen(s.cfg.HTTP)
+	tel, stopTelemetry, err := control.StartTelemetry(ctx, s.cfg.Telemetry, "sink")
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry()
+	s.tel = tel
+	hs, err := health.Listen(s.cfg.HTTP, health.WithMetrics(tel.Handler()))
 	if err != nil {
 		return err
 	}
@@ -151,11 +169,19 @@ func (s *Service) Run(ctx context.Context) error {
 	defer sub.Close()
 	work := context.WithoutCancel(ctx) // a batch in hand is finished after SIGTERM
 
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		control.WatchAssignment(watchCtx, tel, sub, s.cfg.Group, func([]bus.TopicPartition) {})
+	}()
+	defer func() { stopWatch(); <-watching }()
+
 	fetched := make(chan []bus.Message)
 	fetchErr := make(chan error, 1)
 	go func() {
 		for {
-			msgs, err := sub.Fetch(ctx, s.cfg.FetchMax)
+			msgs, err := control.TimedFetch(ctx, tel, sub, s.cfg.Topics.DecisionsTopic(), s.cfg.FetchMax)
 			if err != nil {
 				fetchErr <- err
 				return
@@ -185,15 +211,8 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("fetch: %w", err)
 		case msgs := <-fetched:
-			touched, err := s.store(work, msgs)
-			if err != nil {
+			if err := s.storeAndCommit(work, sub, msgs); err != nil {
 				return err
-			}
-			if err := sub.Commit(work, msgs...); err != nil && !errors.Is(err, bus.ErrRevoked) {
-				return fmt.Errorf("commit: %w", err)
-			}
-			for id := range touched {
-				s.check(work, id)
 			}
 		case <-changed:
 			s.checkAll(work)
@@ -203,17 +222,72 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
+// storeAndCommit stores a fetched batch, commits it and finalises the runs it completed,
+// in a "sink store" span that continues (or links to) the evaluators' batch spans.
+func (s *Service) storeAndCommit(ctx context.Context, sub bus.Subscriber, msgs []bus.Message) (err error) {
+	ctx, span := control.ConsumerSpan(ctx, s.tel, "sink store", s.cfg.Group, msgs)
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "store failed")
+		}
+		span.End()
+	}()
+	touched, err := s.store(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	if err := control.TimedCommit(ctx, s.tel, sub, msgs...); err != nil && !errors.Is(err, bus.ErrRevoked) {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for id := range touched {
+		s.check(ctx, id)
+	}
+	return nil
+}
+
+// decisions returns the number of decisions (one per subject) a results message holds,
+// from its sequence list; 0 for other messages.
+func decisions(m bus.Message) int64 {
+	if control.HeaderString(m, control.HeaderType) != control.TypeResults {
+		return 0
+	}
+	v, _ := m.Header(control.HeaderSeq)
+	seqs, err := control.DecodeSeqs(v)
+	if err != nil {
+		return 0
+	}
+	return int64(len(seqs))
+}
+
 // store spools a fetched batch (one partition) and fsyncs it; messages that cannot be
 // stored go to the dead-letter topic. It returns the runs it touched.
 func (s *Service) store(ctx context.Context, msgs []bus.Message) (map[string]bool, error) {
+	start := time.Now()
+	in := s.tel.Instruments
 	touched := map[string]bool{}
 	var dead []bus.Message
 	bufs := map[*os.File][]byte{}
-	var order []*os.File
+	var (
+		order          []*os.File
+		stored         []bus.Message // written to the spool
+		read, inBytes  int64
+		written, bytes int64
+	)
+	for _, m := range msgs {
+		n := decisions(m)
+		read += n
+		inBytes += int64(len(m.Value))
+		if n > 0 {
+			in.Batch(ctx, "in", n, int64(len(m.Value)))
+		}
+	}
+	in.RecordsIn(ctx, read, inBytes)
 	for _, m := range msgs {
 		id := control.HeaderString(m, control.HeaderRun)
 		if !control.ValidRunID(id) {
 			dead = append(dead, control.DeadLetter(s.cfg.Topics.DeadLetterTopic(), m, "missing or invalid run id"))
+			in.DeadLetter(ctx, "invalid_run_id")
 			continue
 		}
 		if s.isCompleted(id) {
@@ -223,9 +297,10 @@ func (s *Service) store(ctx context.Context, msgs []bus.Message) (map[string]boo
 		if err != nil {
 			return nil, err
 		}
-		if reason := r.apply(m); reason != "" {
-			s.log.Warn("message to dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", reason)
+		if code, reason := r.apply(m); code != "" {
+			s.log.WarnContext(ctx, "message to dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", reason)
 			dead = append(dead, control.DeadLetter(s.cfg.Topics.DeadLetterTopic(), m, reason))
+			in.DeadLetter(ctx, code)
 			continue
 		}
 		f, err := r.file(m.Partition)
@@ -237,6 +312,7 @@ func (s *Service) store(ctx context.Context, msgs []bus.Message) (map[string]boo
 		}
 		bufs[f] = appendFrame(bufs[f], m)
 		touched[id] = true
+		stored = append(stored, m)
 	}
 	for _, f := range order {
 		if _, err := f.Write(bufs[f]); err != nil {
@@ -245,38 +321,54 @@ func (s *Service) store(ctx context.Context, msgs []bus.Message) (map[string]boo
 		if err := f.Sync(); err != nil {
 			return nil, fmt.Errorf("sync spool: %w", err)
 		}
+		bytes += int64(len(bufs[f]))
 	}
+	// The write is acknowledged (synced): the decisions are stored.
+	now := time.Now()
+	for _, m := range stored {
+		written += decisions(m)
+		if at, ok := control.PublishedAt(m); ok {
+			in.PipelineLatency.Record(ctx, now.Sub(at).Seconds())
+		}
+	}
+	in.RecordsOut(ctx, written, bytes)
+	in.BatchTook(ctx, time.Since(start).Seconds())
 	if len(dead) > 0 {
-		if err := s.b.Publisher.Publish(ctx, dead...); err != nil {
+		if err := control.TimedPublish(ctx, s.tel, s.b.Publisher, dead...); err != nil {
 			return nil, fmt.Errorf("publish dead letters: %w", err)
 		}
 	}
 	return touched, nil
 }
 
-// apply records what m says about the run; it returns why m cannot be stored, or "".
+// apply records what m says about the run; it returns why m cannot be stored (a
+// snake_case code for metrics and words for the dead-letter header), or "", "".
 // A message is applied before it is written, but an error stops the sink before the
 // batch is committed, and the state is rebuilt from the spool at restart.
-func (r *run) apply(m bus.Message) string {
+func (r *run) apply(m bus.Message) (code, reason string) {
 	attempt, err := strconv.Atoi(control.HeaderString(m, control.HeaderAttempt))
 	if err != nil || attempt < 1 {
-		return "missing or invalid " + control.HeaderAttempt + " header"
+		return "bad_header", "missing or invalid " + control.HeaderAttempt + " header"
 	}
 	switch typ := control.HeaderString(m, control.HeaderType); typ {
 	case control.TypeResults:
 		v, _ := m.Header(control.HeaderSeq)
 		seqs, err := control.DecodeSeqs(v)
 		if err != nil || len(seqs) == 0 {
-			return "results message without a valid sequence list"
+			return "decode_error", "results message without a valid sequence list"
 		}
 		set := r.seenSet(attempt, m.Partition)
 		for _, q := range seqs {
 			set[q] = struct{}{}
 		}
+		if r.evaluated[attempt] == nil {
+			r.evaluated[attempt] = map[int]int64{}
+		}
+		r.evaluated[attempt][m.Partition] += int64(len(seqs))
 	case control.TypeEnd:
 		var e control.EndMarker
 		if err := json.Unmarshal(m.Value, &e); err != nil {
-			return "end marker: " + err.Error()
+			return "decode_error", "end marker: " + err.Error()
 		}
 		if r.ends[attempt] == nil {
 			r.ends[attempt] = map[int]control.EndMarker{}
@@ -284,9 +376,9 @@ func (r *run) apply(m bus.Message) string {
 		r.ends[attempt][m.Partition] = e
 	case control.TypeRejects:
 	default:
-		return fmt.Sprintf("unknown message type %q", typ)
+		return "unknown_type", fmt.Sprintf("unknown message type %q", typ)
 	}
-	return ""
+	return "", ""
 }
 
 func (r *run) seenSet(attempt, partition int) map[int64]struct{} {
@@ -333,7 +425,7 @@ func (s *Service) run(id string) (*run, error) {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
 	r := &run{id: id, dir: dir, files: map[int]*os.File{}, seen: map[int]map[int]map[int64]struct{}{},
-		ends: map[int]map[int]control.EndMarker{}}
+		ends: map[int]map[int]control.EndMarker{}, evaluated: map[int]map[int]int64{}}
 	s.runs[id] = r
 	return r, nil
 }
@@ -435,6 +527,7 @@ func (s *Service) check(ctx context.Context, id string) {
 		return
 	}
 	st, ok := s.reg.Run(id)
+	s.recordRun(ctx, r, st, ok)
 	if !ok || st.End == nil || st.Start == nil {
 		return
 	}
@@ -451,12 +544,43 @@ func (s *Service) check(ctx context.Context, id string) {
 	}
 	if err := s.finalise(ctx, r, st); err != nil {
 		r.failed = true
-		s.log.Error("run failed", "run", id, "err", err)
+		s.log.ErrorContext(ctx, "run failed", "run", id, "err", err)
 		rec := control.Record{Kind: control.KindRunFailed, RunID: id, Failed: &control.RunFailed{Service: "sink", Reason: err.Error()}}
 		if perr := control.Publish(ctx, s.b.Publisher, s.cfg.Topics.ControlTopic(), rec); perr != nil {
 			s.log.Error("run-failed record not published", "run", id, "err", perr)
 		}
 	}
+}
+
+// recordRun sets the run's gauges: subjects per partition published (once the run-end
+// record says), evaluated (decisions that reached the sink) and stored (distinct
+// subjects spooled), for the attempt that counts, and run-complete 0 (finalise sets 1).
+func (s *Service) recordRun(ctx context.Context, r *run, st control.RunState, known bool) {
+	in := s.tel.Instruments
+	runAttr := telemetry.AttrRunID.String(r.id)
+	attempt := 0
+	if known && st.End != nil {
+		attempt = st.End.Attempt
+		for p, n := range st.End.PartitionSubjects {
+			in.RunSubjects.Record(ctx, n, runSubjectAttrs(runAttr, "published", p))
+		}
+	} else {
+		for a := range r.seen {
+			attempt = max(attempt, a)
+		}
+	}
+	for p, set := range r.seen[attempt] {
+		in.RunSubjects.Record(ctx, int64(len(set)), runSubjectAttrs(runAttr, "stored", p))
+	}
+	for p, n := range r.evaluated[attempt] {
+		in.RunSubjects.Record(ctx, n, runSubjectAttrs(runAttr, "evaluated", p))
+	}
+	in.RunComplete.Record(ctx, 0, metric.WithAttributes(runAttr))
+}
+
+func runSubjectAttrs(run attribute.KeyValue, state string, partition int) metric.MeasurementOption {
+	return metric.WithAttributes(run, telemetry.AttrState.String(state),
+		attribute.String("messaging.destination.partition.id", strconv.Itoa(partition)))
 }
 
 func (s *Service) publishProgress(ctx context.Context) {
