@@ -5,19 +5,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/clearway/clearway/services/evaluator"
 )
 
-func evaluateCmd(ctx context.Context, args []string, _, _ io.Writer) error {
+func evaluateCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	var (
 		cfg evaluator.Config
 		bf  busFlags
+		lf  logFlags
 	)
 	cfg.RegisterFlags(fs)
 	bf.RegisterFlags(fs)
+	lf.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: clearway evaluate --brokers HOST:PORT [flags]\n\nDecides the subjects of every run on the subjects topic until SIGTERM.\n\nflags:")
 		fs.PrintDefaults()
@@ -32,12 +33,16 @@ func evaluateCmd(ctx context.Context, args []string, _, _ io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
+	log, err := lf.install(stderr)
+	if err != nil {
+		return err
+	}
 	b, closeBus, err := kafkaBus(bf.Kafka)
 	if err != nil {
 		return err
 	}
 	defer closeBus()
-	ev, err := evaluator.New(cfg, b, slog.Default().With("service", "evaluator"))
+	ev, err := evaluator.New(cfg, b, log.With("service", "evaluator"))
 	if err != nil {
 		return err
 	}

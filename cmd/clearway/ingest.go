@@ -11,6 +11,7 @@ import (
 
 	"github.com/clearway/clearway/pkg/bus"
 	"github.com/clearway/clearway/pkg/bus/kafka"
+	"github.com/clearway/clearway/pkg/telemetry"
 	"github.com/clearway/clearway/services/control"
 	"github.com/clearway/clearway/services/ingest"
 )
@@ -71,6 +72,26 @@ func parseServiceFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	return parseFlags(fs, args)
 }
 
+// logFlags choose the services' log format: text for a terminal, JSON for containers,
+// where the log collector parses each line. Both add trace and span ids to lines logged
+// inside a batch's span.
+type logFlags struct{ Format string }
+
+func (l *logFlags) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&l.Format, "log-format", "text", "log format: text or json (env CLEARWAY_LOG_FORMAT)")
+}
+
+// install makes the chosen logger (writing to w) the default, which the Kafka client's
+// logs use too, and returns it.
+func (l *logFlags) install(w io.Writer) (*slog.Logger, error) {
+	if l.Format != "text" && l.Format != "json" {
+		return nil, usagef("--log-format %q: want text or json", l.Format)
+	}
+	log := telemetry.NewLogger(w, l.Format == "json", slog.LevelInfo)
+	slog.SetDefault(log)
+	return log, nil
+}
+
 // kafkaBus connects the services to Kafka.
 func kafkaBus(kc kafka.Config) (control.Bus, func(), error) {
 	kc.Logger = slog.Default()
@@ -102,9 +123,11 @@ func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var (
 		cfg ingest.Config
 		bf  busFlags
+		lf  logFlags
 	)
 	cfg.RegisterFlags(fs)
 	bf.RegisterFlags(fs)
+	lf.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: clearway ingest --brokers HOST:PORT --run-id ID [flags] FILE...\n\nPublishes a run to the pipeline's subjects topic and exits once every message is acknowledged.\n\nflags:")
 		fs.PrintDefaults()
@@ -119,12 +142,16 @@ func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(files) == 0 {
 		return usagef("no input files: give one or more DOJ research files")
 	}
+	log, err := lf.install(stderr)
+	if err != nil {
+		return err
+	}
 	b, closeBus, err := kafkaBus(bf.Kafka)
 	if err != nil {
 		return err
 	}
 	defer closeBus()
-	st, err := ingest.Run(ctx, b, cfg, files, slog.Default())
+	st, err := ingest.Run(ctx, b, cfg, files, log.With("service", "ingest"))
 	for _, e := range st.Unreadable {
 		fmt.Fprintf(stderr, "clearway ingest: unreadable input: %v\n", e)
 	}

@@ -5,19 +5,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/clearway/clearway/services/sink"
 )
 
-func sinkCmd(ctx context.Context, args []string, _, _ io.Writer) error {
+func sinkCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
 	var (
 		cfg sink.Config
 		bf  busFlags
+		lf  logFlags
 	)
 	cfg.RegisterFlags(fs)
 	bf.RegisterFlags(fs)
+	lf.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: clearway sink --brokers HOST:PORT --out DIR [flags]\n\nStores decisions and writes each complete run to DIR/<run-id>/ until SIGTERM.\n\nflags:")
 		fs.PrintDefaults()
@@ -32,12 +33,16 @@ func sinkCmd(ctx context.Context, args []string, _, _ io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
+	log, err := lf.install(stderr)
+	if err != nil {
+		return err
+	}
 	b, closeBus, err := kafkaBus(bf.Kafka)
 	if err != nil {
 		return err
 	}
 	defer closeBus()
-	s, err := sink.New(cfg, b, slog.Default().With("service", "sink"))
+	s, err := sink.New(cfg, b, log.With("service", "sink"))
 	if err != nil {
 		return err
 	}

@@ -45,14 +45,16 @@ func (c *statusConfig) Validate() error {
 	return c.Topics.Validate()
 }
 
-func statusCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
+func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	var (
 		cfg statusConfig
 		bf  busFlags
+		lf  logFlags
 	)
 	cfg.RegisterFlags(fs)
 	bf.RegisterFlags(fs)
+	lf.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: clearway status --brokers HOST:PORT [--wait] RUN\n\nPrints a run's progress: rows ingested, decided and stored, rejects, dead letters, ETA.\n\nflags:")
 		fs.PrintDefaults()
@@ -67,6 +69,9 @@ func statusCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return usagef("unexpected arguments %q", rest)
 	}
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if _, err := lf.install(stderr); err != nil {
 		return err
 	}
 	b, closeBus, err := kafkaBus(bf.Kafka)
