@@ -158,9 +158,9 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 	if err := eng.Validate(); err != nil {
 		return st, err
 	}
-	opened, unreadable := openAll(files)
+	opened, unreadable := doj.OpenAll(files)
 	st.Unreadable = unreadable
-	closeAll(opened)
+	doj.CloseAll(opened)
 	if len(opened) == 0 {
 		return st, errors.Join(append([]error{errors.New("no readable input file")}, unreadable...)...)
 	}
@@ -269,11 +269,11 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 // publishAttempt runs one grouping attempt on freshly opened files.
 func publishAttempt(ctx context.Context, opened []*doj.File, gopt doj.GroupOptions,
 	group func(context.Context, []*doj.File, doj.GroupOptions, doj.GroupSink) (doj.GroupStats, error), pub *publisher) (doj.GroupStats, error) {
-	files, err := reopen(opened)
+	files, err := doj.Reopen(opened)
 	if err != nil {
 		return doj.GroupStats{}, err
 	}
-	defer closeAll(files)
+	defer doj.CloseAll(files)
 	g, gctx := errgroup.WithContext(ctx)
 	pub.start(gctx, g)
 	var gs doj.GroupStats
@@ -585,33 +585,3 @@ func (p *publisher) message(part int, typ string, schema int, value, seqs []byte
 	return bus.Message{Topic: p.cfg.Topics.SubjectsTopic(), Partition: part, Key: []byte(p.cfg.RunID), Value: value, Headers: hs}
 }
 
-func openAll(paths []string) (files []*doj.File, unreadable []error) {
-	for _, path := range paths {
-		f, err := doj.Open(path, int32(len(files)))
-		if err != nil {
-			unreadable = append(unreadable, err)
-			continue
-		}
-		files = append(files, f)
-	}
-	return files, unreadable
-}
-
-func reopen(files []*doj.File) ([]*doj.File, error) {
-	out := make([]*doj.File, 0, len(files))
-	for _, f := range files {
-		g, err := doj.Open(f.Path, f.Index)
-		if err != nil {
-			closeAll(out)
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, nil
-}
-
-func closeAll(files []*doj.File) {
-	for _, f := range files {
-		f.Close()
-	}
-}
