@@ -584,4 +584,3 @@ func (p *publisher) message(part int, typ string, schema int, value, seqs []byte
 	}
 	return bus.Message{Topic: p.cfg.Topics.SubjectsTopic(), Partition: part, Key: []byte(p.cfg.RunID), Value: value, Headers: hs}
 }
-
