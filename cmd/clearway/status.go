@@ -86,6 +86,18 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // Wait, until the run ends.
 func watchStatus(ctx context.Context, b control.Bus, cfg statusConfig, stdout io.Writer) error {
 	log := slog.Default()
+	// A status started before the services have created the topics would otherwise follow
+	// a topic that does not exist yet and never see the run. Only the two topics status
+	// reads are created here: the data topics' partition counts are the services' to set.
+	var specs []bus.TopicSpec
+	for _, sp := range cfg.Topics.Specs() {
+		if sp.Name == cfg.Topics.ControlTopic() || sp.Name == cfg.Topics.DeadLetterTopic() {
+			specs = append(specs, sp)
+		}
+	}
+	if err := b.Admin.EnsureTopics(ctx, specs...); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
 	f, err := control.Follow(ctx, b, cfg.Topics.ControlTopic(), "status", log)
 	if err != nil {
 		return err
