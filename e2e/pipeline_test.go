@@ -252,3 +252,40 @@ func publishPoison(t *testing.T, brokers, topic, run string) {
 		t.Fatalf("publish poison: %v", err)
 	}
 }
+
+// TestStatusBeforeTopics: `clearway status --wait` started before the run's topics exist
+// (an operator watching a run about to start) should see it complete. Once, on a busy
+// shared broker, it did not: the status printed "unknown" for 3 minutes while the run
+// completed (its control-topic follower, a pkg/bus/kafka consumer group, had joined
+// before the topic existed). Three later runs passed, so it is opt-in
+// (CLEARWAY_E2E_KNOWN_BUGS=1) until the cause is found; the other tests start status
+// only once the control topic exists.
+func TestStatusBeforeTopics(t *testing.T) {
+	h := newHarness(t, sharedBroker(t))
+	if os.Getenv("CLEARWAY_E2E_KNOWN_BUGS") != "1" {
+		t.Skip("SUSPECTED BUG, seen once: clearway status started before the topics exist may never see the run (CLEARWAY_E2E_KNOWN_BUGS=1 runs this test)")
+	}
+	run := h.runID("early")
+	want := h.reference(run)
+	early := &watcher{notify: make(chan struct{}, 1)}
+	early.parser.emit = func(s runStatus) {
+		early.last, early.seen = s, true
+		select {
+		case early.notify <- struct{}{}:
+		default:
+		}
+	}
+	args := append([]string{"status"}, h.busArgs()...)
+	early.proc = h.start("status-early", lockedWriter{&early.mu, &early.parser}, append(args, "--wait", "--interval", "100ms", run)...)
+
+	h.sink("sink")
+	h.evaluator("ev1", "")
+	w := h.watch(run)
+	if err := h.ingest(run).wait(t, runTimeout); err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	w.complete(t, runTimeout)
+	h.sameOutputs(run, want)
+	// The run is complete; a working follower reports it within a second or two.
+	early.complete(t, 30*time.Second)
+}

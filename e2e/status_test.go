@@ -105,8 +105,8 @@ type watcher struct {
 }
 
 // watch starts `clearway status --wait` on run, reporting every 100 ms, once the
-// control topic exists: a status started before it never sees the run (see the
-// package's report of TestStatusBeforeTopics).
+// control topic exists: a status started before it was once seen never to find the
+// run (TestStatusBeforeTopics).
 func (h *harness) watch(run string) *watcher {
 	topics := control.DefaultTopics()
 	topics.Prefix = h.prefix
