@@ -232,10 +232,7 @@ func dialPartition0(t *testing.T, brokers, topic string) *kafkago.Conn {
 // producer, not clearway's).
 func publishPoison(t *testing.T, brokers, topic, run string) {
 	t.Helper()
-	conn := dialPartition0(t, brokers, topic)
-	defer conn.Close()
-	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err := conn.WriteMessages(kafkago.Message{
+	msg := kafkago.Message{
 		Key:   []byte(run),
 		Value: []byte("not an Arrow IPC stream of subjects"),
 		Headers: []kafkago.Header{
@@ -247,9 +244,23 @@ func publishPoison(t *testing.T, brokers, topic, run string) {
 			// sink's count for partition 0 would not add up.
 			{Key: control.HeaderSeq, Value: control.AppendSeqs(nil, []int64{1 << 40})},
 		},
-	})
-	if err != nil {
-		t.Fatalf("publish poison: %v", err)
+	}
+	// A topic just created may not have a leader yet ("Not Leader For Partition"):
+	// retry, within the bound.
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		conn := dialPartition0(t, brokers, topic)
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_, err := conn.WriteMessages(msg)
+		conn.Close()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publish poison: %v", err)
+		}
+		t.Logf("publish poison: %v; retrying", err)
+		time.Sleep(100 * time.Millisecond) // back-off between attempts, not synchronisation
 	}
 }
 
