@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -336,7 +339,7 @@ func (s *Subscriber) Commit(ctx context.Context, msgs ...bus.Message) error {
 				stale := s.gen != gen
 				s.mu.Unlock()
 				if stale || errors.Is(err, kafkago.RebalanceInProgress) || errors.Is(err, kafkago.IllegalGeneration) ||
-					errors.Is(err, kafkago.UnknownMemberId) {
+					errors.Is(err, kafkago.UnknownMemberId) || coordinatorUnavailable(err) {
 					return fmt.Errorf("commit in generation %d: %w: %w", gen.ID, bus.ErrRevoked, err)
 				}
 				return fmt.Errorf("commit: %w", err)
@@ -358,6 +361,24 @@ func (s *Subscriber) Commit(ctx context.Context, msgs ...bus.Message) error {
 		return fmt.Errorf("commit %v: %w", revoked, bus.ErrRevoked)
 	}
 	return nil
+}
+
+// coordinatorUnavailable reports a commit that failed because the group coordinator was
+// away (a broker restart, a coordinator move, a dropped connection). The offsets were
+// not committed, but nothing is lost: the caller's next commit covers them (commits are
+// cumulative per partition), or, if the member is gone by then, the messages are
+// redelivered and deduplicated downstream. So it is reported like a revoke, which the
+// services treat as "carry on", instead of as a fatal error.
+func coordinatorUnavailable(err error) bool {
+	if errors.Is(err, kafkago.NotCoordinatorForGroup) || errors.Is(err, kafkago.GroupCoordinatorNotAvailable) ||
+		errors.Is(err, kafkago.GroupLoadInProgress) || errors.Is(err, kafkago.RequestTimedOut) ||
+		errors.Is(err, kafkago.NetworkException) || errors.Is(err, kafkago.LeaderNotAvailable) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
 }
 
 // Assignment returns the partitions of the current generation and a channel closed when
