@@ -104,8 +104,7 @@ func (b *ownBroker) restart(t *testing.T) {
 // not classify as retriable, and the sink (services/sink storeAndCommit) and the
 // evaluator (services/evaluator process) exit on it. The test therefore acts like the
 // orchestrator: it restarts a service that exits with the same command line, checks the
-// outputs, and then skips, naming the services that died, unless
-// CLEARWAY_E2E_KNOWN_BUGS=1 asks it to fail on them.
+// outputs, and then fails, naming the services that died.
 func TestBrokerRestart(t *testing.T) {
 	b := startOwnBroker(t)
 	h := newHarness(t, b.brokers)
@@ -186,12 +185,7 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	h.sameOutputs(run, want)
 	if len(died) > 0 {
-		msg := fmt.Sprintf("KNOWN BUG: outputs identical, but only because the test restarted services that exited on the broker restart instead of reconnecting: %s", strings.Join(died, "; "))
-		if os.Getenv("CLEARWAY_E2E_KNOWN_BUGS") == "1" {
-			t.Error(msg)
-		} else {
-			t.Skip(msg + " (CLEARWAY_E2E_KNOWN_BUGS=1 fails the test on it)")
-		}
+		t.Errorf("services exited on the broker restart instead of reconnecting (the test restarted them): %s", strings.Join(died, "; "))
 	}
 }
 

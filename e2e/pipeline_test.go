@@ -268,14 +268,10 @@ func publishPoison(t *testing.T, brokers, topic, run string) {
 // (an operator watching a run about to start) should see it complete. Once, on a busy
 // shared broker, it did not: the status printed "unknown" for 3 minutes while the run
 // completed (its control-topic follower, a pkg/bus/kafka consumer group, had joined
-// before the topic existed). Three later runs passed, so it is opt-in
-// (CLEARWAY_E2E_KNOWN_BUGS=1) until the cause is found; the other tests start status
-// only once the control topic exists.
+// before the topic existed). Fixed: status now creates the control and dead-letter topics
+// before following them.
 func TestStatusBeforeTopics(t *testing.T) {
 	h := newHarness(t, sharedBroker(t))
-	if os.Getenv("CLEARWAY_E2E_KNOWN_BUGS") != "1" {
-		t.Skip("SUSPECTED BUG, seen once: clearway status started before the topics exist may never see the run (CLEARWAY_E2E_KNOWN_BUGS=1 runs this test)")
-	}
 	run := h.runID("early")
 	want := h.reference(run)
 	early := &watcher{notify: make(chan struct{}, 1)}
