@@ -208,7 +208,10 @@ func (h *harness) start(name string, stdout io.Writer, args ...string) *proc {
 func childEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CLEARWAY_") {
+		// KAFKA_* describe the shared broker (scripts/test exports what start-kafka
+		// printed): a child that inherited KAFKA_DATA would start or stop our own broker
+		// on the shared broker's data folder.
+		if !strings.HasPrefix(kv, "CLEARWAY_") && !strings.HasPrefix(kv, "KAFKA_") {
 			out = append(out, kv)
 		}
 	}
