@@ -119,39 +119,19 @@ func kafkaBus(kc kafka.Config) (control.Bus, func(), error) {
 }
 
 func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	var (
-		cfg ingest.Config
-		bf  busFlags
-		lf  logFlags
-	)
-	cfg.RegisterFlags(fs)
-	bf.RegisterFlags(fs)
-	lf.RegisterFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: clearway ingest --brokers HOST:PORT --run-id ID [flags] FILE...\n\nPublishes a run to the pipeline's subjects topic and exits once every message is acknowledged.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	files, err := parseServiceFlags(fs, args)
+	var cfg ingest.Config
+	env, err := setupService("ingest", "usage: clearway ingest --brokers HOST:PORT --run-id ID [flags] FILE...\n\nPublishes a run to the pipeline's subjects topic and exits once every message is acknowledged.",
+		&cfg, args, stderr, func(files []string) error {
+			if len(files) == 0 {
+				return usagef("no input files: give one or more DOJ research files")
+			}
+			return nil
+		})
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return usagef("%v", err)
-	}
-	if len(files) == 0 {
-		return usagef("no input files: give one or more DOJ research files")
-	}
-	log, err := lf.install(stderr)
-	if err != nil {
-		return err
-	}
-	b, closeBus, err := kafkaBus(bf.Kafka)
-	if err != nil {
-		return err
-	}
-	defer closeBus()
-	st, err := ingest.Run(ctx, b, cfg, files, log.With("service", "ingest"))
+	defer env.close()
+	st, err := ingest.Run(ctx, env.bus, cfg, env.args, env.log.With("service", "ingest"))
 	for _, e := range st.Unreadable {
 		fmt.Fprintf(stderr, "clearway ingest: unreadable input: %v\n", e)
 	}

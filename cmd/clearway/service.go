@@ -1,0 +1,71 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/clearway/clearway/services/control"
+)
+
+// flagConfig is a service's Config: its own flags and their validation.
+type flagConfig interface {
+	RegisterFlags(*flag.FlagSet)
+	Validate() error
+}
+
+// serviceEnv is what a pipeline command has once its command line is accepted.
+type serviceEnv struct {
+	args  []string // positional arguments
+	log   *slog.Logger
+	bus   control.Bus
+	close func()
+}
+
+// setupService parses a pipeline command's flags (the service's Config, the Kafka flags
+// and the log flags, with their environment equivalents), validates them and the
+// positional arguments (checkArgs), then installs the logger and connects to Kafka. It
+// is the set-up ingest, evaluate and sink share; usage mistakes come back as usage errors
+// before anything connects.
+func setupService(name, usage string, cfg flagConfig, args []string, stderr io.Writer, checkArgs func([]string) error) (serviceEnv, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	var (
+		bf busFlags
+		lf logFlags
+	)
+	cfg.RegisterFlags(fs)
+	bf.RegisterFlags(fs)
+	lf.RegisterFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage+"\n\nflags:")
+		fs.PrintDefaults()
+	}
+	rest, err := parseServiceFlags(fs, args)
+	if err != nil {
+		return serviceEnv{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return serviceEnv{}, usagef("%v", err)
+	}
+	if err := checkArgs(rest); err != nil {
+		return serviceEnv{}, err
+	}
+	log, err := lf.install(stderr)
+	if err != nil {
+		return serviceEnv{}, err
+	}
+	b, closeBus, err := kafkaBus(bf.Kafka)
+	if err != nil {
+		return serviceEnv{}, err
+	}
+	return serviceEnv{args: rest, log: log, bus: b, close: closeBus}, nil
+}
+
+// noArgs accepts no positional arguments.
+func noArgs(rest []string) error {
+	if len(rest) > 0 {
+		return usagef("unexpected arguments %q", rest)
+	}
+	return nil
+}
