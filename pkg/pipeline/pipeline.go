@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return st, fmt.Errorf("output folder: %w", err)
 	}
-	stage := filepath.Join(cfg.OutDir, ".clearway-partial")
+	stage := filepath.Join(cfg.OutDir, report.StagingDir)
 
 	attempt := func(group func(context.Context, []*doj.File, doj.GroupOptions, doj.GroupSink) (doj.GroupStats, error)) (Stats, error) {
 		a := st
@@ -161,7 +161,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 		os.RemoveAll(stage)
 		return res, err
 	}
-	return res, publish(stage, cfg.OutDir)
+	return res, report.Publish(cfg.OutDir)
 }
 
 func sum(xs []int64) int64 {
@@ -207,20 +207,6 @@ func rowSource(files []*doj.File, opt doj.ScanOptions) report.RowSource {
 			}
 		}
 	}
-}
-
-// publish moves the finished outputs from the staging folder into the output folder.
-func publish(stage, dir string) error {
-	ents, err := os.ReadDir(stage)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if err := os.Rename(filepath.Join(stage, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("publish outputs: %w", err)
-		}
-	}
-	return os.Remove(stage)
 }
 
 // tee sends every result to several outputs in turn.

@@ -67,7 +67,7 @@ func (s *Service) finalise(ctx context.Context, r *run, st control.RunState) err
 	if err != nil {
 		return err
 	}
-	stage := filepath.Join(r.dir, stageDir)
+	stage := filepath.Join(r.dir, report.StagingDir)
 	if err := os.RemoveAll(stage); err != nil {
 		return fmt.Errorf("clear staging folder: %w", err)
 	}
@@ -91,7 +91,7 @@ func (s *Service) finalise(ctx context.Context, r *run, st control.RunState) err
 	if err := out.Close(ctx, report.RunStats{Files: st.End.Files, Finished: time.Now().UTC()}); err != nil {
 		return err
 	}
-	if err := publishDir(stage, r.dir); err != nil {
+	if err := report.Publish(r.dir); err != nil {
 		return err
 	}
 	if err := writeMarker(filepath.Join(r.dir, completeMarker)); err != nil {
@@ -157,20 +157,6 @@ func sortedKeys[V any](m map[int64]V) []int64 {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// publishDir moves the finished outputs from the staging folder into dir.
-func publishDir(stage, dir string) error {
-	ents, err := os.ReadDir(stage)
-	if err != nil {
-		return fmt.Errorf("publish outputs: %w", err)
-	}
-	for _, e := range ents {
-		if err := os.Rename(filepath.Join(stage, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("publish outputs: %w", err)
-		}
-	}
-	return os.Remove(stage)
 }
 
 func writeMarker(path string) error {

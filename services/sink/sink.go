@@ -84,7 +84,6 @@ func (c *Config) Validate() error {
 const (
 	spoolDir       = ".spool"
 	completeMarker = ".complete"
-	stageDir       = ".clearway-partial"
 )
 
 // Service is one sink process. Runs are tracked by one goroutine (Run's), so its state
