@@ -153,6 +153,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer s.closeFiles()
 	if err := s.b.Admin.EnsureTopics(ctx, s.cfg.Topics.Specs()...); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped (SIGTERM) while starting: nothing is in flight
+		}
 		return fmt.Errorf("create topics: %w", err)
 	}
 	follower, err := control.Follow(ctx, s.b, s.cfg.Topics.ControlTopic(), "sink", s.log)
