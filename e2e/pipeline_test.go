@@ -136,8 +136,12 @@ func TestRebalance(t *testing.T) {
 	run := h.runID("rebalance")
 	want := h.reference(run)
 	h.sink("sink")
-	ev1 := h.evaluator("ev1", "")
+	addr1 := freeAddr(t)
+	ev1 := h.evaluator("ev1", addr1)
 	h.evaluator("ev2", "")
+	// ev1 must be a member (started, topics there, partitions assigned) for its leaving to
+	// be a rebalance.
+	waitReady(t, ev1, addr1, stepTimeout)
 	w := h.watch(run)
 	ing := h.ingest(run, faultBatch...)
 
