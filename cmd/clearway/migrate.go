@@ -52,6 +52,35 @@ func (c *clickhouseFlags) dial(ctx context.Context) (driver.Conn, error) {
 	return warehouse.Dial(ctx, c.Addr, warehouse.Account{User: c.User, Password: envOr(envCHPassword, "clearway")}, "")
 }
 
+// clickhouseStoreFlags are the flags of the commands that store results in ClickHouse
+// (run, sink): the connection flags and --dev for the pseudonym key.
+type clickhouseStoreFlags struct {
+	clickhouseFlags
+	Dev bool
+}
+
+func (c *clickhouseStoreFlags) register(fs *flag.FlagSet, addrUsage string) {
+	c.clickhouseFlags.register(fs, addrUsage+"; the pseudonym secret comes from "+envPseudonymKey)
+	fs.BoolVar(&c.Dev, "dev", false, "with --clickhouse and no "+envPseudonymKey+": use the public development pseudonym key (local try-outs only)")
+}
+
+// open checks the databases and the pseudonym key, then connects.
+func (c *clickhouseStoreFlags) open(ctx context.Context) (driver.Conn, warehouse.Databases, []byte, error) {
+	dbs, err := c.databases()
+	if err != nil {
+		return nil, dbs, nil, err
+	}
+	key, err := pseudonymKey(c.Dev)
+	if err != nil {
+		return nil, dbs, nil, err
+	}
+	conn, err := c.dial(ctx)
+	if err != nil {
+		return nil, dbs, nil, err
+	}
+	return conn, dbs, key, nil
+}
+
 // pseudonymKey returns the deployment secret: CLEARWAY_PSEUDONYM_KEY as hex (at least
 // 16 bytes), or the public development key with --dev.
 func pseudonymKey(dev bool) ([]byte, error) {

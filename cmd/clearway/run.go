@@ -41,8 +41,7 @@ type runConfig struct {
 	Progress   string
 	CPUProfile string
 	// ClickHouse also loads the results into the warehouse when ClickHouse.Addr is set.
-	ClickHouse clickhouseFlags
-	Dev        bool
+	ClickHouse clickhouseStoreFlags
 }
 
 func (c *runConfig) RegisterFlags(fs *flag.FlagSet) {
@@ -59,8 +58,7 @@ func (c *runConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TempDir, "tmp", "", "folder for spill files (default: the system temp folder)")
 	fs.IntVar(&c.Workers, "workers", 0, "evaluator goroutines (default: number of CPUs)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for performance work)")
-	c.ClickHouse.register(fs, "also store the results in ClickHouse at this native address, host:port (run `clearway migrate` first); the pseudonym secret comes from "+envPseudonymKey)
-	fs.BoolVar(&c.Dev, "dev", false, "with --clickhouse and no "+envPseudonymKey+": use the public development pseudonym key (local try-outs only)")
+	c.ClickHouse.register(fs, "also store the results in ClickHouse at this native address, host:port (run `clearway migrate` first)")
 	fs.StringVar(&c.Progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 }
 
@@ -180,15 +178,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // addClickHouse makes the run also write its results to ClickHouse through a
 // warehouse.Writer (one per pipeline attempt); the returned func closes the connection.
 func (c *runConfig) addClickHouse(ctx context.Context, cfg *pipeline.Config) (func(), error) {
-	dbs, err := c.ClickHouse.databases()
-	if err != nil {
-		return nil, err
-	}
-	key, err := pseudonymKey(c.Dev)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := c.ClickHouse.dial(ctx)
+	conn, dbs, key, err := c.ClickHouse.open(ctx)
 	if err != nil {
 		return nil, err
 	}

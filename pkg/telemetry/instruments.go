@@ -123,3 +123,17 @@ func (in *Instruments) KafkaOperation(ctx context.Context, op, topic string, sec
 		attribute.String("messaging.operation.name", op),
 		attribute.String("messaging.destination.name", topic)))
 }
+
+// ClickHouseInsert records one insert into a ClickHouse table (named as in the
+// contract: "restricted.decisions", "analytics.people", …): its duration by outcome,
+// and its rows when ClickHouse acknowledged it.
+func (in *Instruments) ClickHouseInsert(ctx context.Context, table string, rows int64, seconds float64, ok bool) {
+	outcome := "ok"
+	if !ok {
+		outcome = "error"
+	}
+	in.InsertDuration.Record(ctx, seconds, metric.WithAttributes(AttrTable.String(table), AttrOutcome.String(outcome)))
+	if ok && rows > 0 {
+		in.InsertRows.Add(ctx, rows, metric.WithAttributes(AttrTable.String(table)))
+	}
+}

@@ -200,7 +200,7 @@ func insertColumns(w *Writer, db string, t table) error {
 	// clickhouse-go cannot fill: always name the columns.
 	q := "INSERT INTO " + db + "." + t.tableName() + " (" + t.columns() + ")"
 	vals := t.values()
-	return w.cfg.Retry.do(w.ctx, fmt.Sprintf("insert %d rows into %s.%s", t.rows(), db, t.tableName()), func() error {
+	return w.cfg.Retry.do(w.ctx, fmt.Sprintf("insert %d rows into %s.%s", t.rows(), db, t.tableName()), w.observe(db, t.tableName(), t.rows(), func() error {
 		b, err := w.conn.PrepareBatch(w.ctx, q)
 		if err != nil {
 			return err
@@ -210,7 +210,7 @@ func insertColumns(w *Writer, db string, t table) error {
 			return err
 		}
 		return b.Send()
-	})
+	}))
 }
 
 func appendColumns(b driver.Batch, vals []any) error {

@@ -50,15 +50,29 @@ type WriterConfig struct {
 	// FlushInterval sends a smaller batch once its oldest row is this old (0: default).
 	FlushInterval time.Duration
 	Retry         Retry
+	// Version is the version every data row of this writer carries (0: the writer's
+	// start time in nanoseconds, so that a later writer of the run wins). The sink
+	// passes the run's attempt number, the same in every sink process: a restarted
+	// sink's rows and the earlier ones collapse, and a later attempt's rows win
+	// (Abort deletes every row of the version, whoever wrote it).
+	Version uint64
+	// CountStored makes Close record the run's subject and conviction counts (and
+	// earliest conviction) as read back from the stored, deduplicated rows instead of
+	// what this writer was given: for writers that see rows twice or only some of the
+	// run's rows (the sink, after redeliveries or a restart).
+	CountStored bool
+	// Observe, when set, is called after every insert statement (each try), from the
+	// goroutine that made it: metrics hooks (pkg/telemetry) go here.
+	Observe func(Insert)
 }
 
 // Writer stores one run's results in ClickHouse. It implements report.Output: Subject
 // and Reject are called from one goroutine; a full batch is sent by a background
 // goroutine while the next one fills, so at most two batches are held at once.
 //
-// Every row carries the writer's version (its start time in nanoseconds): when rows
-// of the same key meet, the later writer's rows win, and Abort can remove exactly
-// the rows this writer sent.
+// Every row carries the writer's version (WriterConfig.Version, by default its start
+// time in nanoseconds): when rows of the same key meet, the higher version wins, and
+// Abort can remove exactly the rows of this writer's version.
 type Writer struct {
 	ctx     context.Context
 	conn    driver.Conn
@@ -106,7 +120,7 @@ func NewWriter(ctx context.Context, conn driver.Conn, cfg WriterConfig) (*Writer
 	}
 	w := &Writer{
 		ctx: ctx, conn: conn, cfg: cfg,
-		version:   uint64(time.Now().UnixNano()),
+		version:   cfg.Version,
 		mac:       hmac.New(sha256.New, cfg.PseudonymKey),
 		dates:     map[record.Date]string{},
 		earliest:  record.NoDate,
@@ -114,6 +128,9 @@ func NewWriter(ctx context.Context, conn driver.Conn, cfg WriterConfig) (*Writer
 		cur:       newBatch(cfg.BatchRows),
 		spare:     newBatch(cfg.BatchRows),
 		summary:   report.NewSummary(cfg.Info),
+	}
+	if w.version == 0 {
+		w.version = uint64(time.Now().UnixNano())
 	}
 	w.files = make([]string, len(cfg.Info.Files))
 	for _, f := range cfg.Info.Files {
@@ -247,9 +264,13 @@ func (w *Writer) Close(_ context.Context, st report.RunStats) error {
 	w.closed = true
 	err := w.Flush()
 	if err == nil {
-		err = w.cfg.Retry.do(w.ctx, "rebuild the aggregates of run "+w.cfg.Info.RunID, func() error {
-			return rebuildAggregates(w.ctx, w.conn, w.cfg.Databases, w.cfg.Info.RunID, w.version+1)
-		})
+		err = w.cfg.Retry.do(w.ctx, "rebuild the aggregates of run "+w.cfg.Info.RunID,
+			w.observe(w.cfg.Databases.Analytics, "conviction_group_counts", 0, func() error {
+				return rebuildAggregates(w.ctx, w.conn, w.cfg.Databases, w.cfg.Info.RunID, w.version+1)
+			}))
+	}
+	if err == nil && w.cfg.CountStored {
+		err = w.countStored()
 	}
 	if err != nil {
 		_ = w.writeRun(runFailed, st)
@@ -327,7 +348,7 @@ func (w *Writer) writeRun(status int8, st report.RunStats) error {
 	if version <= w.version {
 		version = w.version + 1
 	}
-	return w.cfg.Retry.do(w.ctx, "record run", func() error {
+	return w.cfg.Retry.do(w.ctx, "record run", w.observe(w.cfg.Databases.Analytics, "runs", 1, func() error {
 		b, err := w.conn.PrepareBatch(w.ctx, q)
 		if err != nil {
 			return err
@@ -340,7 +361,7 @@ func (w *Writer) writeRun(status int8, st report.RunStats) error {
 			return err
 		}
 		return b.Send()
-	})
+	}))
 }
 
 // dateTime converts a date for a ClickHouse Date column; an invalid date is the

@@ -2,7 +2,9 @@
 // group on the decisions topic that spools every message durably before committing it,
 // tracks each run's end markers and distinct subjects per partition, and, once a run is
 // complete, writes its outputs under DIR/<run-id>/ in the same native format, and with
-// the same bytes, as `clearway run`.
+// the same bytes, as `clearway run`. With a Warehouse it also inserts every batch into
+// ClickHouse, acknowledged before the batch is spooled and committed, and completes the
+// run there (warehouse.go).
 package sink
 
 import (
@@ -31,7 +33,8 @@ import (
 
 // Config is the sink's settings.
 type Config struct {
-	Out              string // runs are written to Out/<run-id>/
+	Out              string // runs are written to Out/<run-id>/; "" writes no files (ClickHouse only)
+	State            string // spools and completion markers, State/<run-id>/ ("": Out, else DefaultState)
 	Group            string
 	HTTP             string
 	FetchMax         int
@@ -41,11 +44,30 @@ type Config struct {
 	// Telemetry records the sink's metrics and spans; nil makes Run create (and shut
 	// down) its own. Tests pass one to scrape it after the run.
 	Telemetry *telemetry.Telemetry
+	// Warehouse, when set, stores every run in ClickHouse too (set by the command from
+	// its --clickhouse flags, not a flag itself).
+	Warehouse *Warehouse
+}
+
+// DefaultState is the state folder of a sink that writes no files (no --out) and was
+// given no --state.
+const DefaultState = "clearway-sink-state"
+
+// stateDir is the folder of the sink's per-run spools and completion markers.
+func (c *Config) stateDir() string {
+	switch {
+	case c.State != "":
+		return c.State
+	case c.Out != "":
+		return c.Out
+	}
+	return DefaultState
 }
 
 // RegisterFlags registers the sink's flags with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Out, "out", "", "output folder (required); each run is written to OUT/<run-id>/")
+	fs.StringVar(&c.Out, "out", "", "output folder; each run is written to OUT/<run-id>/ (optional with --clickhouse)")
+	fs.StringVar(&c.State, "state", "", "folder of the sink's spools and completion markers, STATE/<run-id>/; keep it across restarts (default: --out, or "+DefaultState+" without --out)")
 	fs.StringVar(&c.Group, "group", "clearway-sink", "consumer group on the decisions topic")
 	fs.StringVar(&c.HTTP, "http", ":8081", "address of the /healthz, /readyz and /metrics endpoint (\"\" disables it)")
 	fs.IntVar(&c.FetchMax, "fetch-max", 32, "messages per fetch")
@@ -65,9 +87,6 @@ func DefaultConfig() Config {
 // Validate reports settings that cannot work.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Out == "" {
-		errs = append(errs, errors.New("--out must name a folder"))
-	}
 	if c.Group == "" {
 		errs = append(errs, errors.New("--group must name a consumer group"))
 	}
@@ -98,6 +117,9 @@ type Service struct {
 
 	runs      map[string]*run
 	completed map[string]bool
+
+	wh   *chSink         // nil without a Warehouse
+	stop context.Context // Run's: done when the sink is asked to stop
 }
 
 // run is the sink's state of one run not yet written out.
@@ -122,10 +144,20 @@ func New(cfg Config, b control.Bus, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Out == "" && cfg.Warehouse == nil {
+		return nil, errors.New("nowhere to store runs: give --out, --clickhouse or both")
+	}
+	if err := cfg.Warehouse.validate(); err != nil {
+		return nil, err
+	}
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, b: b, log: log, runs: map[string]*run{}, completed: map[string]bool{}}, nil
+	s := &Service{cfg: cfg, b: b, log: log, runs: map[string]*run{}, completed: map[string]bool{}}
+	if cfg.Warehouse != nil {
+		s.wh = newCHSink(*cfg.Warehouse)
+	}
+	return s, nil
 }
 
 // Health returns the health server once Run has started it (nil before).
@@ -133,8 +165,14 @@ func (s *Service) Health() *health.Server { return s.health }
 
 // Run consumes until ctx ends; the batch in hand is spooled and committed first.
 func (s *Service) Run(ctx context.Context) error {
-	if err := os.MkdirAll(s.cfg.Out, 0o755); err != nil {
-		return fmt.Errorf("output folder: %w", err)
+	s.stop = ctx
+	for _, dir := range []string{s.cfg.Out, s.cfg.stateDir()} {
+		if dir == "" {
+			continue
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("output folder: %w", err)
+		}
 	}
 	tel, stopTelemetry, err := control.StartTelemetry(ctx, s.cfg.Telemetry, "sink")
 	if err != nil {
@@ -236,6 +274,9 @@ func (s *Service) storeAndCommit(ctx context.Context, sub bus.Subscriber, msgs [
 		span.End()
 	}()
 	touched, err := s.store(ctx, msgs)
+	if errors.Is(err, errStopping) {
+		return nil // asked to stop while ClickHouse failed: nothing spooled or committed
+	}
 	if err != nil {
 		return err
 	}
@@ -275,6 +316,7 @@ func (s *Service) store(ctx context.Context, msgs []bus.Message) (map[string]boo
 		stored         []bus.Message // written to the spool
 		read, inBytes  int64
 		written, bytes int64
+		toWarehouse    chBatch
 	)
 	for _, m := range msgs {
 		n := decisions(m)
@@ -299,7 +341,11 @@ func (s *Service) store(ctx context.Context, msgs []bus.Message) (map[string]boo
 		if err != nil {
 			return nil, err
 		}
-		if code, reason := r.apply(m); code != "" {
+		code, reason := s.wh.stage(&toWarehouse, id, m)
+		if code == "" {
+			code, reason = r.apply(m)
+		}
+		if code != "" {
 			s.log.WarnContext(ctx, "message to dead-letter topic", "partition", m.Partition, "offset", m.Offset, "reason", reason)
 			dead = append(dead, control.DeadLetter(s.cfg.Topics.DeadLetterTopic(), m, reason))
 			in.DeadLetter(ctx, code)
@@ -312,9 +358,14 @@ func (s *Service) store(ctx context.Context, msgs []bus.Message) (map[string]boo
 		if _, ok := bufs[f]; !ok {
 			order = append(order, f)
 		}
-		bufs[f] = appendFrame(bufs[f], m)
+		bufs[f] = appendFrame(bufs[f], s.spooled(m))
 		touched[id] = true
 		stored = append(stored, m)
+	}
+	// ClickHouse first: once a message is in the spool it counts towards its run's
+	// completion, so its rows must be stored by then.
+	if err := s.insertWarehouse(ctx, &toWarehouse); err != nil {
+		return nil, err
 	}
 	for _, f := range order {
 		if _, err := f.Write(bufs[f]); err != nil {
@@ -411,7 +462,7 @@ func (s *Service) isCompleted(id string) bool {
 	if _, ok := s.runs[id]; ok {
 		return false
 	}
-	if _, err := os.Stat(filepath.Join(s.cfg.Out, id, completeMarker)); err == nil {
+	if _, err := os.Stat(filepath.Join(s.cfg.stateDir(), id, completeMarker)); err == nil {
 		s.completed[id] = true
 		return true
 	}
@@ -422,7 +473,7 @@ func (s *Service) run(id string) (*run, error) {
 	if r, ok := s.runs[id]; ok {
 		return r, nil
 	}
-	dir := filepath.Join(s.cfg.Out, id)
+	dir := filepath.Join(s.cfg.stateDir(), id)
 	if err := os.MkdirAll(filepath.Join(dir, spoolDir), 0o755); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
@@ -464,16 +515,16 @@ func (s *Service) closeFiles() {
 // recover rebuilds the state of unfinished runs from their spool files, cutting off torn
 // frames at the ends.
 func (s *Service) recover() error {
-	ents, err := os.ReadDir(s.cfg.Out)
+	ents, err := os.ReadDir(s.cfg.stateDir())
 	if err != nil {
-		return fmt.Errorf("read output folder: %w", err)
+		return fmt.Errorf("read state folder: %w", err)
 	}
 	for _, e := range ents {
 		id := e.Name()
 		if !e.IsDir() || !control.ValidRunID(id) {
 			continue
 		}
-		dir := filepath.Join(s.cfg.Out, id)
+		dir := filepath.Join(s.cfg.stateDir(), id)
 		if _, err := os.Stat(filepath.Join(dir, completeMarker)); err == nil {
 			s.completed[id] = true
 			continue
@@ -545,6 +596,9 @@ func (s *Service) check(ctx context.Context, id string) {
 		}
 	}
 	if err := s.finalise(ctx, r, st); err != nil {
+		if errors.Is(err, errStopping) {
+			return // asked to stop while ClickHouse failed: the restarted sink finishes it
+		}
 		r.failed = true
 		s.log.ErrorContext(ctx, "run failed", "run", id, "err", err)
 		rec := control.Record{Kind: control.KindRunFailed, RunID: id, Failed: &control.RunFailed{Service: "sink", Reason: err.Error()}}
