@@ -111,6 +111,8 @@ type harness struct {
 	dir     string // process logs, reference outputs
 	out     string // the sink's --out
 
+	env []string // added to every process's environment (after childEnv)
+
 	mu    sync.Mutex
 	procs []*proc
 }
@@ -179,7 +181,7 @@ func (h *harness) start(name string, stdout io.Writer, args ...string) *proc {
 		h.t.Fatal(err)
 	}
 	cmd := exec.Command(env.bin, args...)
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), h.env...)
 	cmd.Stderr = f
 	cmd.Stdout = f
 	if stdout != nil {
@@ -292,10 +294,15 @@ func (h *harness) sink(name string) *proc {
 
 // ingest starts `clearway ingest` of the suite's input as run.
 func (h *harness) ingest(run string, extra ...string) *proc {
+	return h.ingestFile(run, env.input, extra...)
+}
+
+// ingestFile starts `clearway ingest` of input as run.
+func (h *harness) ingestFile(run, input string, extra ...string) *proc {
 	args := append([]string{"ingest"}, h.serviceArgs()...)
 	args = append(args, "--run-id", run, "--compute-at", computeAt)
 	args = append(args, extra...)
-	return h.start("ingest", nil, append(args, env.input)...)
+	return h.start("ingest", nil, append(args, input)...)
 }
 
 // reference is `clearway run` of the suite's input: what the pipeline must reproduce.
@@ -306,8 +313,14 @@ type reference struct {
 
 func (h *harness) reference(run string) reference {
 	h.t.Helper()
+	return h.referenceOf(run, env.input)
+}
+
+// referenceOf is `clearway run` of input.
+func (h *harness) referenceOf(run, input string) reference {
+	h.t.Helper()
 	dir := filepath.Join(h.dir, "reference")
-	cmd := exec.Command(env.bin, "run", "--progress", "none", "--run-id", run, "--compute-at", computeAt, "--out", dir, env.input)
+	cmd := exec.Command(env.bin, "run", "--progress", "none", "--run-id", run, "--compute-at", computeAt, "--out", dir, input)
 	cmd.Env = childEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		h.t.Fatalf("clearway run: %v\n%s", err, out)
