@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +44,12 @@ func scratchWarehouse(t *testing.T) (driver.Conn, warehouse.Databases) {
 // clickhouseSink starts a sink that stores runs in ClickHouse only (no --out), with its
 // state in a temporary folder and its metrics in tel.
 func (c *cluster) clickhouseSink(conn driver.Conn, dbs warehouse.Databases, tel *telemetry.Telemetry) func() error {
+	return c.startSink(chSinkConfig(c, conn, dbs, tel))
+}
+
+// chSinkConfig is the configuration of a ClickHouse-only sink of the cluster, with short
+// waits between retries.
+func chSinkConfig(c *cluster, conn driver.Conn, dbs warehouse.Databases, tel *telemetry.Telemetry) sink.Config {
 	cfg := sink.DefaultConfig()
 	cfg.Topics, cfg.HTTP, cfg.State, cfg.Instance = c.topics, "127.0.0.1:0", c.t.TempDir(), "sink"
 	cfg.Group = c.group + cfg.Group
@@ -47,6 +57,10 @@ func (c *cluster) clickhouseSink(conn driver.Conn, dbs warehouse.Databases, tel 
 	cfg.Telemetry = tel
 	cfg.Warehouse = &sink.Warehouse{Conn: conn, Databases: dbs, PseudonymKey: warehouseKey,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second}
+	return cfg
+}
+
+func (c *cluster) startSink(cfg sink.Config) func() error {
 	s, err := sink.New(cfg, c.bus, c.log.With("service", "sink"))
 	if err != nil {
 		c.t.Fatal(err)
@@ -274,5 +288,140 @@ func moveRowToEnd(t *testing.T, path string, n int) {
 	rest := append(append([]string{}, lines[:n]...), lines[n+1:]...)
 	if err := os.WriteFile(path, []byte(strings.Join(append(rest, row), "")), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// errDown is what a ClickHouse client sees of a server that is down.
+var errDown = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+
+// flakyConn is a ClickHouse connection that fails, while told to, every insert
+// (PrepareBatch: the server is down) or the aggregate rebuild of a run's completion.
+type flakyConn struct {
+	driver.Conn
+	inserts, rebuild                atomic.Bool
+	insertFailures, rebuildFailures atomic.Int64
+}
+
+func (c *flakyConn) PrepareBatch(ctx context.Context, query string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	if c.inserts.Load() {
+		c.insertFailures.Add(1)
+		return nil, errDown
+	}
+	return c.Conn.PrepareBatch(ctx, query, opts...)
+}
+
+func (c *flakyConn) Exec(ctx context.Context, query string, args ...any) error {
+	if c.rebuild.Load() && strings.Contains(query, "conviction_group_counts") {
+		c.rebuildFailures.Add(1)
+		return errDown
+	}
+	return c.Conn.Exec(ctx, query, args...)
+}
+
+// waitFor polls cond until it holds, failing the test after a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition with a deadline
+	}
+}
+
+// readyz returns the status code of addr's /readyz.
+func readyz(t *testing.T, addr string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestSinkClickHouseOutage: ClickHouse is down while a run's batches arrive, then
+// fails the run's completion, and the sink is stopped during that outage and replaced.
+// The sink retries, is unready while it fails, commits nothing it could not insert,
+// publishes no run-failed; the replacement finishes the run from its spool; the stored
+// results equal the embedded run's, and the failed inserts are counted.
+func TestSinkClickHouseOutage(t *testing.T) {
+	conn, dbs := scratchWarehouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	in := generate(t, 10_000, false)
+	runID := "test-ch-outage"
+	want := readSummary(t, embedded(t, runID, []string{in}))
+
+	tel, err := telemetry.New(ctx, telemetry.Options{Service: "sink", Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	broker := memory.New(memory.Config{})
+	c := &cluster{t: t, bus: memoryBus(broker), topics: control.DefaultTopics(), log: quietLog(t)}
+	c.evaluator("ev1")
+	defer c.stopAll()
+
+	flaky := &flakyConn{Conn: conn}
+	flaky.inserts.Store(true)
+	cfg := chSinkConfig(c, flaky, dbs, tel)
+	cfg.Warehouse.Retry = warehouse.Retry{Attempts: 2, Initial: time.Millisecond}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTP = l.Addr().String()
+	l.Close()
+	stop := c.startSink(cfg)
+
+	ingestRun(ctx, t, c.bus, c.topics, runID, []string{in})
+	// 1. Down during inserts: retried, unready, nothing stored.
+	waitFor(t, "failed inserts", func() bool { return flaky.insertFailures.Load() >= 6 })
+	waitFor(t, "the sink to report unready", func() bool { return readyz(t, cfg.HTTP) == http.StatusServiceUnavailable })
+	var people uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM "+dbs.Analytics+".people WHERE run_id = ?", runID).Scan(&people); err != nil {
+		t.Fatal(err)
+	}
+	if people != 0 {
+		t.Fatalf("%d people stored while every insert failed", people)
+	}
+
+	// 2. Back for inserts, down for the completion: the rows go in, the run stays running.
+	flaky.rebuild.Store(true)
+	flaky.inserts.Store(false)
+	waitFor(t, "failed completions", func() bool { return flaky.rebuildFailures.Load() >= 3 })
+	waitFor(t, "the sink to report unready", func() bool { return readyz(t, cfg.HTTP) == http.StatusServiceUnavailable })
+	rec, err := warehouse.LoadRun(ctx, conn, dbs, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Status != "running" {
+		t.Fatalf("run recorded %s while its completion failed", rec.Status)
+	}
+	// 3. Stopped during the outage: a clean stop, no run-failed; a new sink with a
+	// working connection finishes the run from the spool.
+	if err := stop(); err != nil {
+		t.Fatalf("sink stopped during the outage: %v", err)
+	}
+	cfg2 := cfg
+	cfg2.HTTP = "127.0.0.1:0"
+	w2 := *cfg.Warehouse
+	w2.Conn = conn
+	cfg2.Warehouse = &w2
+	c.startSink(cfg2)
+	run := waitRun(ctx, t, c.bus, c.topics, runID)
+	if run.Failed != nil {
+		t.Fatalf("run failed: %s", run.Failed.Reason)
+	}
+	sameSummary(t, conn, dbs, runID, want)
+
+	m := scrapeMetrics(t, tel)
+	if got := m.sum("clearway_clickhouse_insert_duration_seconds", map[string]string{"outcome": "error"}); got < 6 {
+		t.Errorf("%v failed inserts recorded, want at least 6", got)
+	}
+	if got := m.sum("clearway_clickhouse_insert_duration_seconds", map[string]string{"table": "analytics.conviction_group_counts", "outcome": "error"}); got < 3 {
+		t.Errorf("%v failed aggregate rebuilds recorded, want at least 3", got)
 	}
 }
