@@ -49,7 +49,11 @@ func (c *clickhouseFlags) databases() (warehouse.Databases, error) {
 }
 
 func (c *clickhouseFlags) dial(ctx context.Context) (driver.Conn, error) {
-	return warehouse.Dial(ctx, c.Addr, warehouse.Account{User: c.User, Password: envOr(envCHPassword, "clearway")}, "")
+	return warehouse.Dial(ctx, c.Addr, c.account(), "")
+}
+
+func (c *clickhouseFlags) account() warehouse.Account {
+	return warehouse.Account{User: c.User, Password: envOr(envCHPassword, "clearway")}
 }
 
 // clickhouseStoreFlags are the flags of the commands that store results in ClickHouse
@@ -64,8 +68,9 @@ func (c *clickhouseStoreFlags) register(fs *flag.FlagSet, addrUsage string) {
 	fs.BoolVar(&c.Dev, "dev", false, "with --clickhouse and no "+envPseudonymKey+": use the public development pseudonym key (local try-outs only)")
 }
 
-// open checks the databases and the pseudonym key, then connects.
-func (c *clickhouseStoreFlags) open(ctx context.Context) (driver.Conn, warehouse.Databases, []byte, error) {
+// open checks the databases and the pseudonym key, then connects: checking that the
+// server answers (a command), or not (a service, which retries while it is down).
+func (c *clickhouseStoreFlags) open(ctx context.Context, check bool) (driver.Conn, warehouse.Databases, []byte, error) {
 	dbs, err := c.databases()
 	if err != nil {
 		return nil, dbs, nil, err
@@ -74,7 +79,12 @@ func (c *clickhouseStoreFlags) open(ctx context.Context) (driver.Conn, warehouse
 	if err != nil {
 		return nil, dbs, nil, err
 	}
-	conn, err := c.dial(ctx)
+	var conn driver.Conn
+	if check {
+		conn, err = c.dial(ctx)
+	} else {
+		conn, err = warehouse.Open(c.Addr, c.account(), "")
+	}
 	if err != nil {
 		return nil, dbs, nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/clearway/clearway/pkg/policy"
 	"github.com/clearway/clearway/pkg/record"
 	"github.com/clearway/clearway/pkg/report"
+	"github.com/clearway/clearway/pkg/telemetry"
 	"github.com/clearway/clearway/pkg/warehouse"
 )
 
@@ -42,6 +43,7 @@ type runConfig struct {
 	CPUProfile string
 	// ClickHouse also loads the results into the warehouse when ClickHouse.Addr is set.
 	ClickHouse clickhouseStoreFlags
+	HTTP       string // /healthz, /readyz and /metrics while the run runs
 }
 
 func (c *runConfig) RegisterFlags(fs *flag.FlagSet) {
@@ -59,6 +61,7 @@ func (c *runConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", 0, "evaluator goroutines (default: number of CPUs)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for performance work)")
 	c.ClickHouse.register(fs, "also store the results in ClickHouse at this native address, host:port (run `clearway migrate` first)")
+	fs.StringVar(&c.HTTP, "http", "", "address of a /healthz, /readyz and /metrics endpoint while the run runs, e.g. 127.0.0.1:8080 (\"\" disables it); the metrics are the ClickHouse inserts of --clickhouse")
 	fs.StringVar(&c.Progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 }
 
@@ -136,12 +139,19 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Workers: c.Workers,
 		Group:   doj.GroupOptions{MemoryBudget: int64(c.Memory), TempDir: c.TempDir},
 	}
-	if c.ClickHouse.Addr != "" {
-		closeCH, err := c.addClickHouse(ctx, &cfg)
+	if c.ClickHouse.Addr != "" || c.HTTP != "" {
+		tel, stopMetrics, err := startRunMetrics(ctx, c.HTTP)
 		if err != nil {
 			return err
 		}
-		defer closeCH()
+		defer stopMetrics()
+		if c.ClickHouse.Addr != "" {
+			closeCH, err := c.addClickHouse(ctx, &cfg, tel)
+			if err != nil {
+				return err
+			}
+			defer closeCH()
+		}
 	}
 	if c.CPUProfile != "" {
 		stopProfile, err := startCPUProfile(c.CPUProfile)
@@ -176,14 +186,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // addClickHouse makes the run also write its results to ClickHouse through a
-// warehouse.Writer (one per pipeline attempt); the returned func closes the connection.
-func (c *runConfig) addClickHouse(ctx context.Context, cfg *pipeline.Config) (func(), error) {
-	conn, dbs, key, err := c.ClickHouse.open(ctx)
+// warehouse.Writer (one per pipeline attempt) whose inserts tel records; the returned
+// func closes the connection.
+func (c *runConfig) addClickHouse(ctx context.Context, cfg *pipeline.Config, tel *telemetry.Telemetry) (func(), error) {
+	conn, dbs, key, err := c.ClickHouse.open(ctx, true)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Extra = func(info report.RunInfo) (report.Output, error) {
-		return warehouse.NewWriter(ctx, conn, warehouse.WriterConfig{Databases: dbs, PseudonymKey: key, Info: info})
+		return warehouse.NewWriter(ctx, conn, warehouse.WriterConfig{Databases: dbs, PseudonymKey: key, Info: info,
+			Observe: observeInserts(tel)})
 	}
 	return func() { _ = conn.Close() }, nil
 }

@@ -43,7 +43,7 @@ func sinkCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	defer env.close()
 	cfg := f.Config
 	if f.ClickHouse.Addr != "" {
-		conn, dbs, key, err := f.ClickHouse.open(ctx)
+		conn, dbs, key, err := f.ClickHouse.open(ctx, false)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,22 @@ type Account struct {
 // Dial opens a native-protocol connection pool to addr (host:port) as account and
 // checks that the server answers. database "" means the server's default.
 func Dial(ctx context.Context, addr string, account Account, database string) (driver.Conn, error) {
+	conn, err := Open(addr, account, database)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := conn.Ping(pctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("warehouse: %s as %s does not answer: %w", addr, account.User, err)
+	}
+	return conn, nil
+}
+
+// Open is Dial without the check: the pool connects when first used, so a service can
+// start while the server is down and retry its inserts.
+func Open(addr string, account Account, database string) (driver.Conn, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:     []string{addr},
 		Protocol: clickhouse.Native,
@@ -34,12 +50,6 @@ func Dial(ctx context.Context, addr string, account Account, database string) (d
 	})
 	if err != nil {
 		return nil, fmt.Errorf("warehouse: open %s as %s: %w", addr, account.User, err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := conn.Ping(pctx); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("warehouse: %s as %s does not answer: %w", addr, account.User, err)
 	}
 	return conn, nil
 }
