@@ -6,8 +6,11 @@
 //
 // The package has no non-test code. The tests skip without a broker: set
 // CLEARWAY_KAFKA_BROKERS (scripts/test does) for the shared-broker tests; the broker
-// restart test starts its own broker with scripts/start-kafka on a dedicated port.
+// restart test starts its own broker with scripts/start-kafka on a dedicated port. The
+// ClickHouse tests (clickhouse_test.go: the sink storing a statewide load in ClickHouse,
+// and SIGKILLed mid-insert) also need CLEARWAY_CLICKHOUSE_ADDR (scripts/test sets it) and
+// use scratch databases of their own.
 //
 //	eval "$(scripts/start-kafka)"; export CLEARWAY_KAFKA_BROKERS
-//	go test -count=1 -v ./e2e/
+//	go test -count=1 -v ./e2e/   # with CLEARWAY_CLICKHOUSE_ADDR=127.0.0.1:9000 for the ClickHouse tests
 package e2e
