@@ -209,6 +209,7 @@ func TestSinkToClickHouseAbandonedAttempt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	in := generate(t, 20_000, false)
+	appendLine(t, in, "DOE,JANE,TOO,FEW") // quarantined in both attempts: one reject row
 	moveRowToEnd(t, in, 200)
 	runID := "test-ch-attempts"
 	want := readSummary(t, embedded(t, runID, []string{in}))
@@ -238,6 +239,9 @@ func TestSinkToClickHouseAbandonedAttempt(t *testing.T) {
 	run := waitRun(ctx, t, c.bus, c.topics, runID)
 	if run.Failed != nil {
 		t.Fatalf("run failed: %s", run.Failed.Reason)
+	}
+	if want.Totals.Rejects != 1 {
+		t.Fatalf("embedded run quarantined %d rows, want 1", want.Totals.Rejects)
 	}
 	people := scrapeMetrics(t, tel).sum("clearway_clickhouse_insert_rows_total", map[string]string{"table": "analytics.people"})
 	t.Logf("%d subjects; %v people rows inserted over both attempts", want.Totals.Subjects, people)
