@@ -251,7 +251,12 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("fetch: %w", err)
 		case msgs := <-fetched:
-			if err := s.storeAndCommit(work, sub, msgs); err != nil {
+			if err := s.storeAndCommit(work, sub, msgs); errors.Is(err, errStopping) {
+				// Stopped while ClickHouse failed: the batch is neither spooled nor
+				// committed, but its runs' in-memory state counts it, so stop now.
+				s.log.Info("sink stopped while waiting for ClickHouse", "instance", s.cfg.Instance)
+				return nil
+			} else if err != nil {
 				return err
 			}
 		case <-changed:
@@ -274,11 +279,8 @@ func (s *Service) storeAndCommit(ctx context.Context, sub bus.Subscriber, msgs [
 		span.End()
 	}()
 	touched, err := s.store(ctx, msgs)
-	if errors.Is(err, errStopping) {
-		return nil // asked to stop while ClickHouse failed: nothing spooled or committed
-	}
 	if err != nil {
-		return err
+		return err // errStopping: asked to stop while ClickHouse failed; nothing spooled or committed
 	}
 	if err := control.TimedCommit(ctx, s.tel, sub, msgs...); err != nil && !errors.Is(err, bus.ErrRevoked) {
 		return fmt.Errorf("commit: %w", err)
