@@ -1,7 +1,7 @@
 // Package bus defines the small message-bus contract that clearway's services are written
 // against: a Publisher that returns only once every message is acknowledged, a Subscriber
 // that hands out per-partition batches and commits explicitly, and an Admin that creates
-// topics. Two implementations satisfy it — bus/memory (in-process, for `clearway run` and
+// topics and reports consumer-group lag. Two implementations satisfy it — bus/memory (in-process, for `clearway run` and
 // unit tests) and bus/kafka (github.com/segmentio/kafka-go) — and both pass the same
 // conformance suite in bus/bustest.
 //
@@ -167,11 +167,51 @@ func (s TopicSpec) Validate() error {
 	return nil
 }
 
-// Admin manages topics.
+// Admin manages topics and reports how far consumer groups are behind.
 type Admin interface {
 	// EnsureTopics creates the topics that do not exist yet and returns once they can be
 	// written to. A topic that already exists is left as it is, whatever its settings.
 	EnsureTopics(ctx context.Context, specs ...TopicSpec) error
+	// Lag returns, for every partition of topic in partition order, the oldest offset the
+	// bus still holds, the high-water mark and group's committed offset. A group that has
+	// never committed on the topic (or does not exist) gets Committed -1 everywhere. An
+	// unknown topic is an error wrapping ErrUnknownTopic.
+	Lag(ctx context.Context, group, topic string) ([]PartitionLag, error)
+}
+
+// PartitionLag is where one consumer group stands on one partition.
+type PartitionLag struct {
+	TopicPartition
+	// Start is the oldest offset still held (Kafka's log-start offset).
+	Start int64
+	// End is the high-water mark: the offset the next message published will get.
+	End int64
+	// Committed is the group's committed offset (the next message it will read), or -1
+	// when the group has committed nothing on this partition.
+	Committed int64
+}
+
+// Position is the offset the group resumes from: Committed, or Start when the group has
+// committed nothing or its committed offset is no longer held (where a group without a
+// usable commit starts, as SubscriberOptions says).
+func (l PartitionLag) Position() int64 {
+	if l.Committed < l.Start {
+		return l.Start
+	}
+	return l.Committed
+}
+
+// Messages is the lag proper: the messages published but not yet committed by the group,
+// End minus Position (never negative).
+func (l PartitionLag) Messages() int64 { return max(l.End-l.Position(), 0) }
+
+// TotalLag sums the lag of lags.
+func TotalLag(lags []PartitionLag) int64 {
+	var n int64
+	for _, l := range lags {
+		n += l.Messages()
+	}
+	return n
 }
 
 // CommitOffsets returns, per partition, the offset a commit of msgs records: one past the

@@ -1,6 +1,7 @@
 // Package bustest is the conformance suite every bus implementation must pass: round trips
 // with keys and headers, per-partition order, commit semantics, redelivery after a member
-// dies, consumer-group rebalancing, backpressure and idempotent topic creation.
+// dies, consumer-group rebalancing, backpressure, idempotent topic creation and
+// consumer-group lag.
 //
 // An implementation's test calls Run with a Factory:
 //
@@ -61,6 +62,7 @@ func Run(t *testing.T, factory Factory) {
 		{"Rebalance", testRebalance},
 		{"Backpressure", testBackpressure},
 		{"EnsureTopicsIdempotent", testEnsureTopics},
+		{"Lag", testLag},
 		{"Close", testClose},
 	}
 	for _, tt := range tests {
@@ -663,5 +665,87 @@ func testClose(e *env) {
 	}
 	if err := pub.Publish(e.ctx, keyed(topic, 1, 0)...); !errors.Is(err, bus.ErrClosed) {
 		t.Errorf("Publish after Close: %v, want ErrClosed", err)
+	}
+}
+
+// lagOf reads group's lag on topic and checks its shape: one entry per partition, in
+// order, with Start <= Position <= End.
+func (e *env) lagOf(group, topic string, partitions int) []bus.PartitionLag {
+	e.t.Helper()
+	lags, err := e.b.Admin.Lag(e.ctx, group, topic)
+	if err != nil {
+		e.t.Fatalf("Lag(%s, %s): %v", group, topic, err)
+	}
+	if len(lags) != partitions {
+		e.t.Fatalf("Lag(%s, %s) = %d partitions, want %d: %+v", group, topic, len(lags), partitions, lags)
+	}
+	for i, l := range lags {
+		if l.Topic != topic || l.Partition != i {
+			e.t.Fatalf("Lag entry %d is %s, want %s[%d]", i, l.TopicPartition, topic, i)
+		}
+		if l.Start < 0 || l.Start > l.Position() || l.Position() > l.End {
+			e.t.Fatalf("Lag %s: start %d, committed %d, end %d out of order", l.TopicPartition, l.Start, l.Committed, l.End)
+		}
+	}
+	return lags
+}
+
+// checkLag compares committed offsets, high-water marks and lag per partition.
+func checkLag(t *testing.T, when string, got []bus.PartitionLag, committed, end []int64) {
+	t.Helper()
+	for i, l := range got {
+		want := end[i] - max(committed[i], 0)
+		if l.Committed != committed[i] || l.End != end[i] || l.Messages() != want {
+			t.Errorf("%s: %s committed %d, end %d, lag %d; want %d, %d, %d",
+				when, l.TopicPartition, l.Committed, l.End, l.Messages(), committed[i], end[i], want)
+		}
+	}
+}
+
+// testLag: high-water marks follow publishing, committed offsets follow commits, lag is
+// their difference, and a group that never committed lags by everything held.
+func testLag(e *env) {
+	t := e.t
+	topic := e.topic(2)
+	group := e.name("group")
+	checkLag(t, "empty topic", e.lagOf(group, topic, 2), []int64{-1, -1}, []int64{0, 0})
+
+	pub := e.publisher(bus.PartitionExplicit)
+	var msgs []bus.Message
+	for i := range 8 {
+		p := 0
+		if i >= 5 {
+			p = 1
+		}
+		msgs = append(msgs, bus.Message{Topic: topic, Partition: p, Value: []byte(strconv.Itoa(i))})
+	}
+	e.publish(pub, msgs...)
+	checkLag(t, "published 5+3", e.lagOf(group, topic, 2), []int64{-1, -1}, []int64{5, 3})
+
+	sub := e.subscriber(group, topic)
+	got := e.fetchN(sub, 8, 8)
+	byPart := map[int][]bus.Message{}
+	for _, m := range got {
+		byPart[m.Partition] = append(byPart[m.Partition], m)
+	}
+	e.commit(sub, byPart[0][1]) // offsets 0 and 1 of partition 0
+	checkLag(t, "committed 2 of partition 0", e.lagOf(group, topic, 2), []int64{2, -1}, []int64{5, 3})
+	e.commit(sub, byPart[1]...)
+	checkLag(t, "committed all of partition 1", e.lagOf(group, topic, 2), []int64{2, 3}, []int64{5, 3})
+	if n := bus.TotalLag(e.lagOf(group, topic, 2)); n != 3 {
+		t.Errorf("TotalLag = %d, want 3", n)
+	}
+	e.commit(sub, byPart[0]...)
+	checkLag(t, "committed everything", e.lagOf(group, topic, 2), []int64{5, 3}, []int64{5, 3})
+
+	// Another group has its own offsets; it has committed nothing.
+	other := e.lagOf(e.name("group"), topic, 2)
+	for _, l := range other {
+		if l.Committed != -1 || l.Messages() != l.End-l.Start {
+			t.Errorf("group without commits: %s committed %d, lag %d; want -1, %d", l.TopicPartition, l.Committed, l.Messages(), l.End-l.Start)
+		}
+	}
+	if _, err := e.b.Admin.Lag(e.ctx, group, e.name("missing")); !errors.Is(err, bus.ErrUnknownTopic) {
+		t.Errorf("Lag on a missing topic = %v, want ErrUnknownTopic", err)
 	}
 }

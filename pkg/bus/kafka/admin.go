@@ -11,7 +11,7 @@ import (
 	"github.com/clearway/clearway/pkg/bus"
 )
 
-// Admin creates topics and reads their metadata.
+// Admin creates topics and reads their metadata and consumer-group offsets.
 type Admin struct {
 	client    *kafkago.Client
 	transport *kafkago.Transport
@@ -142,6 +142,86 @@ func (a *Admin) Partitions(ctx context.Context, topic string) (int, error) {
 		return len(t.Partitions), nil
 	}
 	return 0, fmt.Errorf("%s: %w", topic, bus.ErrUnknownTopic)
+}
+
+// Lag reads topic's log-start offsets and high-water marks (ListOffsets, from each
+// partition's leader) and group's committed offsets (OffsetFetch, from the group
+// coordinator). It needs no membership in the group, so status tools and the members
+// themselves can call it alike.
+func (a *Admin) Lag(ctx context.Context, group, topic string) ([]bus.PartitionLag, error) {
+	n, err := a.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	start, err := a.listOffsets(ctx, topic, parts, kafkago.FirstOffset)
+	if err != nil {
+		return nil, err
+	}
+	end, err := a.listOffsets(ctx, topic, parts, kafkago.LastOffset)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := a.client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return nil, fmt.Errorf("committed offsets of %s on %s: %w", group, topic, err)
+	}
+	if resp.Error != nil {
+		return nil, fmt.Errorf("committed offsets of %s on %s: %w", group, topic, resp.Error)
+	}
+	committed := make(map[int]int64, n)
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("committed offset of %s on %s[%d]: %w", group, topic, p.Partition, p.Error)
+		}
+		committed[p.Partition] = p.CommittedOffset
+	}
+	out := make([]bus.PartitionLag, n)
+	for i := range out {
+		c, ok := committed[i]
+		if !ok || c < 0 {
+			c = -1
+		}
+		out[i] = bus.PartitionLag{TopicPartition: bus.TopicPartition{Topic: topic, Partition: i},
+			Start: start[i], End: end[i], Committed: c}
+	}
+	return out, nil
+}
+
+// listOffsets returns the offset at which (kafkago.FirstOffset or LastOffset) for each of
+// topic's partitions. One request asks for one kind only: Kafka refuses a request naming
+// a partition twice. The broker answers both kinds with timestamp -1, which kafka-go files
+// under LastOffset whatever was asked (FirstOffset stays at the 0 or -1 it was preset to),
+// so the answer is the larger of the two fields.
+func (a *Admin) listOffsets(ctx context.Context, topic string, parts []int, which int64) (map[int]int64, error) {
+	kind := "high-water marks"
+	if which == kafkago.FirstOffset {
+		kind = "log-start offsets"
+	}
+	reqs := make([]kafkago.OffsetRequest, len(parts))
+	for i, p := range parts {
+		reqs[i] = kafkago.OffsetRequest{Partition: p, Timestamp: which}
+	}
+	resp, err := a.client.ListOffsets(ctx, &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("%s of %s: %w", kind, topic, err)
+	}
+	out := make(map[int]int64, len(parts))
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("%s of %s[%d]: %w", kind, topic, p.Partition, p.Error)
+		}
+		out[p.Partition] = max(p.FirstOffset, p.LastOffset)
+	}
+	for _, p := range parts {
+		if _, ok := out[p]; !ok {
+			return nil, fmt.Errorf("%s of %s: no answer for partition %d", kind, topic, p)
+		}
+	}
+	return out, nil
 }
 
 // Close releases idle connections.

@@ -113,6 +113,33 @@ func (b *Broker) EnsureTopics(ctx context.Context, specs ...bus.TopicSpec) error
 	return nil
 }
 
+// Lag reports group's position on every partition of topic. Start is the oldest retained
+// message: messages every consuming group has committed are dropped.
+func (b *Broker) Lag(ctx context.Context, group, topic string) ([]bus.PartitionLag, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.topics[topic]
+	if !ok {
+		return nil, fmt.Errorf("lag of %q on %q: %w", group, topic, bus.ErrUnknownTopic)
+	}
+	g := b.groups[group]
+	out := make([]bus.PartitionLag, len(t.partitions))
+	for i, part := range t.partitions {
+		tp := bus.TopicPartition{Topic: topic, Partition: i}
+		committed := int64(-1)
+		if g != nil {
+			if off, ok := g.committed[tp]; ok {
+				committed = off
+			}
+		}
+		out[i] = bus.PartitionLag{TopicPartition: tp, Start: part.base, End: part.end(), Committed: committed}
+	}
+	return out, nil
+}
+
 // Publisher returns a publisher on this broker.
 func (b *Broker) Publisher(opts bus.PublisherOptions) *Publisher {
 	return &Publisher{b: b, opts: opts, done: make(chan struct{})}
