@@ -147,8 +147,29 @@ func (a *Admin) Partitions(ctx context.Context, topic string) (int, error) {
 // Lag reads topic's log-start offsets and high-water marks (ListOffsets, from each
 // partition's leader) and group's committed offsets (OffsetFetch, from the group
 // coordinator). It needs no membership in the group, so status tools and the members
-// themselves can call it alike.
+// themselves can call it alike. Errors Kafka calls temporary (a partition whose leader is
+// still being elected, as right after the topic is created, or a coordinator moving) are
+// retried a few times with backoff.
 func (a *Admin) Lag(ctx context.Context, group, topic string) ([]bus.PartitionLag, error) {
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		lags, err := a.lag(ctx, group, topic)
+		var tmp interface{ Temporary() bool }
+		if err == nil || attempt == 8 || !errors.As(err, &tmp) || !tmp.Temporary() {
+			return lags, err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func (a *Admin) lag(ctx context.Context, group, topic string) ([]bus.PartitionLag, error) {
 	n, err := a.Partitions(ctx, topic)
 	if err != nil {
 		return nil, err
