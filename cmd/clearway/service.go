@@ -31,10 +31,12 @@ type serviceEnv struct {
 func setupService(name, usage string, cfg flagConfig, args []string, stderr io.Writer, checkArgs func([]string) error) (serviceEnv, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var (
-		bf busFlags
-		lf logFlags
+		bf      busFlags
+		lf      logFlags
+		profile string
 	)
 	cfg.RegisterFlags(fs)
+	fs.StringVar(&profile, "cpuprofile", "", "write a Go CPU profile of the process to this file until it stops (for performance work)")
 	bf.RegisterFlags(fs)
 	lf.RegisterFlags(fs)
 	fs.Usage = func() {
@@ -55,11 +57,18 @@ func setupService(name, usage string, cfg flagConfig, args []string, stderr io.W
 	if err != nil {
 		return serviceEnv{}, err
 	}
+	stopProfile := func() {}
+	if profile != "" {
+		if stopProfile, err = startCPUProfile(profile); err != nil {
+			return serviceEnv{}, fmt.Errorf("cpu profile: %w", err)
+		}
+	}
 	b, closeBus, err := kafkaBus(bf.Kafka)
 	if err != nil {
+		stopProfile()
 		return serviceEnv{}, err
 	}
-	return serviceEnv{args: rest, log: log, bus: b, close: closeBus}, nil
+	return serviceEnv{args: rest, log: log, bus: b, close: func() { closeBus(); stopProfile() }}, nil
 }
 
 // noArgs accepts no positional arguments.

@@ -35,9 +35,17 @@ func (c *strCol) addNull() { c.offs = append(c.offs, int32(len(c.data))) }
 
 // array wraps the column as an Arrow utf8 array whose validity is valid (nil: no nulls).
 func (c *strCol) array(valid *bitmap) arrow.Array {
+	return c.typed(arrow.BinaryTypes.String, valid)
+}
+
+// binArray wraps the column as an Arrow binary array.
+func (c *strCol) binArray(valid *bitmap) arrow.Array {
+	return c.typed(arrow.BinaryTypes.Binary, valid)
+}
+
+func (c *strCol) typed(typ arrow.DataType, valid *bitmap) arrow.Array {
 	n := len(c.offs) - 1
-	return makeArray(arrow.BinaryTypes.String, n, valid,
-		memory.NewBufferBytes(arrow.GetBytes(c.offs)), memory.NewBufferBytes(c.data))
+	return makeArray(typ, n, valid, memory.NewBufferBytes(arrow.GetBytes(c.offs)), memory.NewBufferBytes(c.data))
 }
 
 // bitmap is an Arrow bitmap: a validity bitmap, or the values of a boolean column.
@@ -134,9 +142,9 @@ func (c *dictCol) array(valid *bitmap) arrow.Array {
 // checks buffer sizes but not the contents of offsets or dictionary indexes; a corrupt
 // message must give ErrMalformed, not a wrong answer, so the views check them.
 
-// strView is a validated utf8 column.
+// strView is a validated utf8 or binary column.
 type strView struct {
-	arr  *array.String
+	arr  arrow.Array
 	data []byte
 	offs []int32
 }
@@ -145,6 +153,22 @@ func viewStrings(rec arrow.RecordBatch, col int) (strView, error) {
 	a, ok := rec.Column(col).(*array.String)
 	if !ok {
 		return strView{}, fmt.Errorf("%w: column %d is not utf8", ErrMalformed, col)
+	}
+	v := strView{arr: a, offs: a.ValueOffsets()}
+	if b := a.Data().Buffers()[2]; b != nil {
+		v.data = b.Bytes()
+	}
+	if err := checkOffsets(v.offs, len(v.data)); err != nil {
+		return strView{}, fmt.Errorf("%w: column %d: %v", ErrMalformed, col, err)
+	}
+	return v, nil
+}
+
+// viewBinary returns a validated view of the binary column col.
+func viewBinary(rec arrow.RecordBatch, col int) (strView, error) {
+	a, ok := rec.Column(col).(*array.Binary)
+	if !ok {
+		return strView{}, fmt.Errorf("%w: column %d is not binary", ErrMalformed, col)
 	}
 	v := strView{arr: a, offs: a.ValueOffsets()}
 	if b := a.Data().Buffers()[2]; b != nil {

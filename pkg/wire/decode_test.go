@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -127,7 +128,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"truncated", subjMsg[:len(subjMsg)/2], false, ErrMalformed, "subjects batch"},
 		{"subjects on the decisions topic", subjMsg, true, ErrMalformed, "message is a \"subjects\" batch, want a decisions batch"},
 		{"decisions on the subjects topic", resMsg, false, ErrMalformed, "message is a \"decisions\" batch, want a subjects batch"},
-		{"newer subjects version", emptyBatch(t, withMeta(subjectsSchema(), map[string]string{metaSchema: kindSubjects, metaVersion: "2"})), false, ErrUnknownVersion, "version \"2\"; this build reads version 1"},
+		{"newer subjects version", emptyBatch(t, withMeta(subjectsSchema(), map[string]string{metaSchema: kindSubjects, metaVersion: "3"})), false, ErrUnknownVersion, "version \"3\"; this build reads version 2"},
+		{"older subjects version", emptyBatch(t, withMeta(subjectsSchema(), map[string]string{metaSchema: kindSubjects, metaVersion: "1"})), false, ErrUnknownVersion, "version \"1\"; this build reads version 2"},
+		{"older decisions version", emptyBatch(t, withMeta(decisionsSchema(), map[string]string{metaSchema: kindDecisions, metaVersion: "1"})), true, ErrUnknownVersion, "version \"1\"; this build reads version 2"},
 		{"newer decisions version", emptyBatch(t, withMeta(decisionsSchema(), map[string]string{metaSchema: kindDecisions, metaVersion: "7"})), true, ErrUnknownVersion, "version \"7\""},
 		{"no version", emptyBatch(t, withMeta(subjectsSchema(), map[string]string{metaSchema: kindSubjects})), false, ErrMalformed, "no clearway.version"},
 		{"foreign Arrow stream", emptyBatch(t, withMeta(subjectsSchema(), nil)), false, ErrMalformed, "not a Clearway message"},
@@ -152,24 +155,69 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
-// TestDecodeCorruptOffsets feeds a batch whose offsets point backwards, which Arrow's
-// reader accepts: the decoder must reject it rather than slice garbage.
+// TestDecodeCorruptOffsets feeds batches whose cell offsets or cell ends are corrupt,
+// which Arrow's reader accepts: the decoder must reject them rather than slice garbage.
 func TestDecodeCorruptOffsets(t *testing.T) {
-	// One row whose PRI_NAME is the only 201-byte cell: its offsets buffer is {0, 201}.
+	// One row whose PRI_NAME is 201 bytes long, so that its text and ends are easy to find
+	// in an uncompressed message.
 	s := person("H0000001", map[int]string{doj.ColPriName: strings.Repeat("X", 201)})
-	e := Encoder{Compression: NoCompression}
-	msg := oneMessage(t)(e.EncodeSubjects([]*record.Subject{s}, 0))
-	// The body follows the metadata, which holds the buffer's length (201) too.
-	offs := []byte{0, 0, 0, 0, 201, 0, 0, 0}
-	i := bytes.LastIndex(msg, offs)
-	if i < 0 {
-		t.Fatal("PRI_NAME offsets not found")
+	cells := s.Events[0].Cells
+	rowLen := uint32(len(cells.Text()))
+	encoded := func() []byte {
+		e := Encoder{Compression: NoCompression}
+		return oneMessage(t)(e.EncodeSubjects([]*record.Subject{s}, 0))
 	}
-	msg[i] = 250 // {250, 201}
-
-	_, err := DecodeSubjects(msg)
-	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "offsets decrease") {
-		t.Fatalf("error %v, want ErrMalformed about decreasing offsets", err)
+	ends := func(msg []byte) int {
+		b := make([]byte, 0, endsBytes)
+		for _, e := range cells.Ends() {
+			b = binary.LittleEndian.AppendUint32(b, e)
+		}
+		i := bytes.LastIndex(msg, b)
+		if i < 0 {
+			t.Fatal("cell ends not found")
+		}
+		return i
+	}
+	for _, tc := range []struct {
+		name    string
+		corrupt func(msg []byte)
+		text    string
+	}{
+		{"text offsets decrease", func(msg []byte) {
+			// The body follows the metadata, which holds the buffer's length too.
+			offs := binary.LittleEndian.AppendUint32([]byte{0, 0, 0, 0}, rowLen)
+			i := bytes.LastIndex(msg, offs)
+			if i < 0 {
+				t.Fatal("cells offsets not found")
+			}
+			msg[i] = byte(rowLen + 1)
+		}, "offsets decrease"},
+		{"cell ends decrease", func(msg []byte) {
+			i := ends(msg) + 4*doj.ColPriName
+			binary.LittleEndian.PutUint32(msg[i:], 0)
+		}, fmt.Sprintf("row 0: cell %d ends before cell %d", doj.ColPriName, doj.ColPriName-1)},
+		{"cell ends short of the text", func(msg []byte) {
+			at := ends(msg)
+			for i := at; i < at+endsBytes; i += 4 {
+				binary.LittleEndian.PutUint32(msg[i:], min(binary.LittleEndian.Uint32(msg[i:]), rowLen-1))
+			}
+		}, fmt.Sprintf("row 0: cells end at %d, its text is %d bytes", rowLen-1, rowLen)},
+		{"cell ends past the text", func(msg []byte) {
+			i := ends(msg) + endsBytes - 4
+			binary.LittleEndian.PutUint32(msg[i:], rowLen+7)
+		}, fmt.Sprintf("row 0: cells end at %d, its text is %d bytes", rowLen+7, rowLen)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := encoded()
+			if _, err := DecodeSubjects(msg); err != nil {
+				t.Fatalf("intact message: %v", err)
+			}
+			tc.corrupt(msg)
+			_, err := DecodeSubjects(msg)
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("error %v, want ErrMalformed containing %q", err, tc.text)
+			}
+		})
 	}
 }
 

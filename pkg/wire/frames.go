@@ -111,10 +111,11 @@ const (
 
 	dictIndexType = 1
 
-	typeInt  = 2
-	typeUtf8 = 5
-	typeBool = 6
-	typeDate = 8
+	typeInt    = 2
+	typeBinary = 4
+	typeUtf8   = 5
+	typeBool   = 6
+	typeDate   = 8
 
 	dateDay         = 0
 	dateMillisecond = 1
@@ -309,6 +310,8 @@ func (fi fieldInfo) String() string {
 		}
 	case typeUtf8:
 		t = "utf8"
+	case typeBinary:
+		t = "binary"
 	case typeBool:
 		t = "bool"
 	case typeDate:

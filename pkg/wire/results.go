@@ -8,15 +8,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/clearway/clearway/pkg/doj"
 	"github.com/clearway/clearway/pkg/eligibility"
 	"github.com/clearway/clearway/pkg/record"
 )
 
 // decisionRowOverhead estimates the raw bytes of a decisions row besides its cell text,
-// subject id and case numbers: 96 offsets, file, line, quarantined, the decision columns
-// and bitmaps.
-const decisionRowOverhead = 4*(doj.NumColumns+2) + 4 + 8 + 4 + 1 + 4 + 4*5 + 1 + 4 + 2
+// subject id and case numbers: the cell ends, value offsets, file, line, quarantined, the
+// decision columns and bitmaps.
+const decisionRowOverhead = endsBytes + 4*4 + 4 + 8 + 4 + 1 + 4 + 4*5 + 1 + 4 + 2
 
 // decisionCols are the reusable column buffers of the decisions schema.
 type decisionCols struct {
@@ -26,8 +25,7 @@ type decisionCols struct {
 	file        []int32
 	line        []int64
 	quarantined []int32
-	rows        []record.Cells // each row's cells (zero on stubs), for cells.build
-	cells       cellCols
+	cells       rowCols
 
 	evaluated   bitmap // the decision columns: set on evaluated convictions only
 	section     []int8
@@ -50,8 +48,7 @@ func (c *decisionCols) reset() {
 	c.stub.reset()
 	c.rowValid.reset()
 	c.file, c.line, c.quarantined = c.file[:0], c.line[:0], c.quarantined[:0]
-	clear(c.rows) // drop references to the previous batch's rows
-	c.rows = c.rows[:0]
+	c.cells.reset()
 	c.evaluated.reset()
 	c.section = c.section[:0]
 	c.felony.reset()
@@ -110,8 +107,8 @@ func checkResult(results []eligibility.Result, i int) (int, error) {
 	size := 0
 	for k := range s.Events {
 		cells := s.Events[k].Cells
-		if cells.Len() != doj.NumColumns {
-			return 0, fmt.Errorf("wire: result %d row %d has %d cells, want %d", i, k, cells.Len(), doj.NumColumns)
+		if why := checkCells(cells); why != "" {
+			return 0, fmt.Errorf("wire: result %d row %d %s", i, k, why)
 		}
 		size += len(cells.Text()) + len(s.ID) + decisionRowOverhead
 	}
@@ -154,7 +151,7 @@ func (e *Encoder) encodeResults(results []eligibility.Result) ([]byte, error) {
 			c.rowValid.add(false)
 			c.file = append(c.file, 0)
 			c.line = append(c.line, 0)
-			c.rows = append(c.rows, record.Cells{})
+			c.cells.add(record.Cells{})
 			c.addDecision(nil)
 			continue
 		}
@@ -167,7 +164,7 @@ func (e *Encoder) encodeResults(results []eligibility.Result) ([]byte, error) {
 			c.rowValid.add(true)
 			c.file = append(c.file, ev.Src.File)
 			c.line = append(c.line, ev.Src.Line)
-			c.rows = append(c.rows, ev.Cells)
+			c.cells.add(ev.Cells)
 			if k < len(r.Evaluated) && r.Evaluated[k].Index == row {
 				c.addDecision(&r.Evaluated[k])
 				k++
@@ -176,8 +173,6 @@ func (e *Encoder) encodeResults(results []eligibility.Result) ([]byte, error) {
 			}
 		}
 	}
-	c.cells.build(c.rows)
-	clear(c.rows) // the cells are copied; do not pin the caller's rows
 	rows := len(c.file)
 	cols := make([]arrow.Array, decNumCols)
 	cols[decID] = c.id.array(nil)
@@ -185,9 +180,7 @@ func (e *Encoder) encodeResults(results []eligibility.Result) ([]byte, error) {
 	cols[decFile] = fixedArray(arrow.PrimitiveTypes.Int32, c.file, &c.rowValid)
 	cols[decLine] = fixedArray(arrow.PrimitiveTypes.Int64, c.line, &c.rowValid)
 	cols[decQuarantined] = fixedArray(arrow.PrimitiveTypes.Int32, c.quarantined, nil)
-	for j := range c.cells {
-		cols[decCells+j] = c.cells[j].array(&c.rowValid)
-	}
+	cols[decCells], cols[decEnds] = c.cells.arrays(&c.rowValid)
 	ev := &c.evaluated
 	cols[decSection] = fixedArray(arrow.PrimitiveTypes.Int8, c.section, ev)
 	cols[decFelony] = c.felony.boolArray(ev)
@@ -381,7 +374,7 @@ func decodeResultBatch(rec arrow.RecordBatch) ([]eligibility.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cells, err := viewCells(rec, decCells)
+	cells, err := viewRows(rec, decCells, decEnds)
 	if err != nil {
 		return nil, err
 	}

@@ -7,8 +7,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-
-	"github.com/clearway/clearway/pkg/doj"
 )
 
 // Schema metadata keys and the batch kinds they name.
@@ -20,18 +18,19 @@ const (
 	kindDecisions = "decisions"
 )
 
-// Column positions of the subjects schema. The 95 DOJ cells follow subjCells.
+// Column positions of the subjects schema.
 const (
 	subjID = iota
 	subjFile
 	subjLine
 	subjQuarantined
 	subjCells
-	subjNumCols = subjCells + doj.NumColumns
+	subjEnds
+	subjNumCols
 )
 
-// Column positions of the decisions schema: the identity and row columns, the 95 DOJ
-// cells from decCells, then the per-conviction decision columns from decSection.
+// Column positions of the decisions schema: the identity and row columns, the row's
+// cells, then the per-conviction decision columns.
 const (
 	decID = iota
 	decStub
@@ -39,11 +38,8 @@ const (
 	decLine
 	decQuarantined
 	decCells
-)
-
-// Decision columns, after the cells.
-const (
-	decSection = decCells + doj.NumColumns + iota
+	decEnds
+	decSection
 	decFelony
 	decConvictionDate
 	decCaseNumbers
@@ -61,7 +57,7 @@ const (
 // ids, policies, counties): each message carries every distinct string once.
 var dictUtf8 arrow.DataType = &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
 
-// subjectsSchema returns version 1 of the subjects schema.
+// subjectsSchema returns the subjects schema (SubjectsSchemaVersion).
 func subjectsSchema() *arrow.Schema {
 	fields := make([]arrow.Field, 0, subjNumCols)
 	fields = append(fields,
@@ -69,15 +65,14 @@ func subjectsSchema() *arrow.Schema {
 		arrow.Field{Name: "file", Type: arrow.PrimitiveTypes.Int32},
 		arrow.Field{Name: "line", Type: arrow.PrimitiveTypes.Int64},
 		arrow.Field{Name: "quarantined", Type: arrow.PrimitiveTypes.Int32},
+		arrow.Field{Name: "cells", Type: arrow.BinaryTypes.Binary},
+		arrow.Field{Name: "cell_ends", Type: arrow.BinaryTypes.Binary},
 	)
-	for _, name := range doj.Header {
-		fields = append(fields, arrow.Field{Name: name, Type: arrow.BinaryTypes.String})
-	}
 	md := arrow.NewMetadata([]string{metaSchema, metaVersion}, []string{kindSubjects, strconv.Itoa(SubjectsSchemaVersion)})
 	return arrow.NewSchema(fields, &md)
 }
 
-// decisionsSchema returns version 1 of the decisions schema. Row and cell columns are
+// decisionsSchema returns the decisions schema (DecisionsSchemaVersion). Row and cell columns are
 // null on stub rows; decision columns are null except on evaluated convictions
 // (conviction_date and sentence_end are also null for record.NoDate).
 func decisionsSchema() *arrow.Schema {
@@ -88,11 +83,8 @@ func decisionsSchema() *arrow.Schema {
 		arrow.Field{Name: "file", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
 		arrow.Field{Name: "line", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 		arrow.Field{Name: "quarantined", Type: arrow.PrimitiveTypes.Int32},
-	)
-	for _, name := range doj.Header {
-		fields = append(fields, arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true})
-	}
-	fields = append(fields,
+		arrow.Field{Name: "cells", Type: arrow.BinaryTypes.Binary, Nullable: true},
+		arrow.Field{Name: "cell_ends", Type: arrow.BinaryTypes.Binary, Nullable: true},
 		arrow.Field{Name: "section", Type: arrow.PrimitiveTypes.Int8, Nullable: true},
 		arrow.Field{Name: "felony", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 		arrow.Field{Name: "conviction_date", Type: arrow.FixedWidthTypes.Date32, Nullable: true},

@@ -12,9 +12,9 @@ import (
 	"github.com/clearway/clearway/pkg/record"
 )
 
-// rowOverhead estimates the raw bytes of a row besides its cell text and subject id: 95
-// cell offsets plus the id offset, file, line and quarantined columns.
-const rowOverhead = 4*(doj.NumColumns+1) + 4 + 8 + 4
+// rowOverhead estimates the raw bytes of a row besides its cell text and subject id: the
+// cell ends, the three value offsets, file, line and quarantined.
+const rowOverhead = endsBytes + 3*4 + 4 + 8 + 4
 
 // subjectCols are the reusable column buffers of the subjects schema.
 type subjectCols struct {
@@ -22,15 +22,13 @@ type subjectCols struct {
 	file        []int32
 	line        []int64
 	quarantined []int32
-	rows        []record.Cells // each row's cells, for cells.build
-	cells       cellCols
+	cells       rowCols
 }
 
 func (c *subjectCols) reset() {
 	c.id.reset()
 	c.file, c.line, c.quarantined = c.file[:0], c.line[:0], c.quarantined[:0]
-	clear(c.rows) // drop references to the previous batch's rows
-	c.rows = c.rows[:0]
+	c.cells.reset()
 }
 
 // checkSubject reports why subject i cannot be encoded, or returns its raw size.
@@ -50,8 +48,8 @@ func checkSubject(subjects []*record.Subject, i int) (int, error) {
 	size := 0
 	for k := range s.Events {
 		c := s.Events[k].Cells
-		if c.Len() != doj.NumColumns {
-			return 0, fmt.Errorf("wire: subject %d row %d has %d cells, want %d", i, k, c.Len(), doj.NumColumns)
+		if why := checkCells(c); why != "" {
+			return 0, fmt.Errorf("wire: subject %d row %d %s", i, k, why)
 		}
 		size += len(c.Text()) + len(s.ID) + rowOverhead
 	}
@@ -88,20 +86,16 @@ func (e *Encoder) encodeSubjects(subjects []*record.Subject) ([]byte, error) {
 			c.file = append(c.file, ev.Src.File)
 			c.line = append(c.line, ev.Src.Line)
 			c.quarantined = append(c.quarantined, q)
-			c.rows = append(c.rows, ev.Cells)
+			c.cells.add(ev.Cells)
 		}
 	}
-	c.cells.build(c.rows)
-	clear(c.rows) // the cells are copied; do not pin the caller's rows
 	rows := len(c.file)
 	cols := make([]arrow.Array, subjNumCols)
 	cols[subjID] = c.id.array(nil)
 	cols[subjFile] = fixedArray(arrow.PrimitiveTypes.Int32, c.file, nil)
 	cols[subjLine] = fixedArray(arrow.PrimitiveTypes.Int64, c.line, nil)
 	cols[subjQuarantined] = fixedArray(arrow.PrimitiveTypes.Int32, c.quarantined, nil)
-	for j := range c.cells {
-		cols[subjCells+j] = c.cells[j].array(nil)
-	}
+	cols[subjCells], cols[subjEnds] = c.cells.arrays(nil)
 	return writeMessage(&e.buf, e.subjects, cols, rows, e.Compression)
 }
 
@@ -149,7 +143,7 @@ func decodeSubjectBatch(rec arrow.RecordBatch) ([]*record.Subject, error) {
 	if err != nil {
 		return nil, err
 	}
-	cells, err := viewCells(rec, subjCells)
+	cells, err := viewRows(rec, subjCells, subjEnds)
 	if err != nil {
 		return nil, err
 	}
@@ -180,19 +174,6 @@ func decodeSubjectBatch(rec arrow.RecordBatch) ([]*record.Subject, error) {
 		out[k] = &slab[k]
 	}
 	return out, nil
-}
-
-// viewCells returns validated views of the 95 cell columns starting at column first.
-func viewCells(rec arrow.RecordBatch, first int) ([doj.NumColumns]strView, error) {
-	var cells [doj.NumColumns]strView
-	for j := range cells {
-		v, err := viewStrings(rec, first+j)
-		if err != nil {
-			return cells, err
-		}
-		cells[j] = v
-	}
-	return cells, nil
 }
 
 // rejectText describes a Reject without its file path (which the message does not have)

@@ -35,8 +35,8 @@ import (
 // Schema versions this build writes and reads. Bump one when its columns change
 // incompatibly; decoders reject other versions with ErrUnknownVersion.
 const (
-	SubjectsSchemaVersion  = 1
-	DecisionsSchemaVersion = 1
+	SubjectsSchemaVersion  = 2
+	DecisionsSchemaVersion = 2
 )
 
 // Decode errors wrap one of these, so a consumer can tell a message from a newer (or
