@@ -82,6 +82,25 @@ func (c Compression) String() string {
 	return fmt.Sprintf("Compression(%d)", uint8(c))
 }
 
+// ParseCompression returns the codec String names: "lz4", "zstd" or "none".
+func ParseCompression(name string) (Compression, error) {
+	for _, c := range []Compression{LZ4, Zstd, NoCompression} {
+		if name == c.String() {
+			return c, nil
+		}
+	}
+	return 0, fmt.Errorf("wire: unknown compression %q (lz4, zstd or none)", name)
+}
+
+// Set parses name into c, so that a *Compression is a flag.Value.
+func (c *Compression) Set(name string) error {
+	v, err := ParseCompression(name)
+	if err == nil {
+		*c = v
+	}
+	return err
+}
+
 // EncodeSubjects encodes subjects into one or more messages of the subjects schema, in
 // order, each at most maxBytes long (maxBytes <= 0: no limit, one message). A subject is
 // never split across messages; one that alone encodes to more than maxBytes is an error

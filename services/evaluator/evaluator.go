@@ -32,8 +32,9 @@ type Config struct {
 	HTTP             string // health endpoint address; "" disables it
 	FetchMax         int
 	MaxMessageBytes  int
-	RunWait          time.Duration // how long a message waits for its run's run-start
-	DrainTimeout     time.Duration // how long shutdown waits for in-flight batches
+	Compression      wire.Compression // codec of the decision batches' Arrow bodies
+	RunWait          time.Duration    // how long a message waits for its run's run-start
+	DrainTimeout     time.Duration    // how long shutdown waits for in-flight batches
 	ProgressInterval time.Duration
 	Instance         string
 	Topics           control.Topics
@@ -48,6 +49,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTP, "http", ":8080", "address of the /healthz, /readyz and /metrics endpoint (\"\" disables it)")
 	fs.IntVar(&c.FetchMax, "fetch-max", 8, "messages per fetch (each a batch of subjects)")
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", 900_000, "largest decisions message published; at most the broker's message.max.bytes")
+	c.Compression = wire.LZ4
+	fs.Var(&c.Compression, "wire-compression", "codec of the decision batches: lz4, zstd or none")
 	fs.DurationVar(&c.RunWait, "run-wait", 2*time.Minute, "how long a batch waits for its run's run-start record before going to the dead-letter topic")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to wait for in-flight batches to be published and committed")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", 2*time.Second, "how often progress records are published")
@@ -372,7 +375,7 @@ func (s *Service) handle(ctx context.Context, m bus.Message) handled {
 		results[i] = eng.Evaluate(subj)
 		rows += len(subj.Events)
 	}
-	var enc wire.Encoder
+	enc := wire.Encoder{Compression: s.cfg.Compression}
 	parts, err := control.EncodeFit(len(results), s.cfg.MaxMessageBytes, func(lo, hi int) ([]byte, error) {
 		msgs, err := enc.EncodeResults(results[lo:hi], 0)
 		if err != nil {

@@ -43,7 +43,9 @@ type Config struct {
 	// BatchSubjects is how many subjects of one partition go into one message.
 	BatchSubjects int
 	// PublishWorkers encode and publish batches in parallel.
-	PublishWorkers   int
+	PublishWorkers int
+	// Compression is the codec of the subject batches' Arrow bodies.
+	Compression      wire.Compression
 	Memory           int64  // grouping memory budget (spill mode)
 	TempDir          string // spill folder
 	ProgressInterval time.Duration
@@ -66,6 +68,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxMessageBytes, "max-message-bytes", 900_000, "largest message published; at most the broker's message.max.bytes")
 	fs.IntVar(&c.BatchSubjects, "batch-subjects", 256, "subjects of one partition per message (fewer when a message would be too large)")
 	fs.IntVar(&c.PublishWorkers, "publish-workers", 8, "goroutines encoding and publishing batches")
+	c.Compression = wire.LZ4
+	fs.Var(&c.Compression, "wire-compression", "codec of the subject batches: lz4, zstd or none")
 	c.Memory = 256 << 20
 	fs.Int64Var(&c.Memory, "memory", c.Memory, "memory budget in bytes for regrouping input not sorted by subject")
 	fs.StringVar(&c.TempDir, "tmp", "", "folder for spill files (default: the system temp folder)")
@@ -418,7 +422,7 @@ func (p *publisher) start(ctx context.Context, g *errgroup.Group) {
 	p.ctx = ctx
 	for range p.cfg.PublishWorkers {
 		g.Go(func() error {
-			var enc wire.Encoder
+			enc := wire.Encoder{Compression: p.cfg.Compression}
 			for b := range p.queue {
 				if err := p.send(ctx, &enc, b); err != nil {
 					return err
