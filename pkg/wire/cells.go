@@ -12,25 +12,31 @@ import (
 	"github.com/clearway/clearway/pkg/record"
 )
 
-// The 95 DOJ cells of a row travel as they are kept in record.Cells: the row's cell text
-// concatenated (column "cells", binary) and each cell's end offset in it (column
-// "cell_ends", binary: 95 little-endian uint32s). Encoding a row is then two copies and
-// decoding it a slice of one string per message, instead of 95 Arrow values each way
-// (schema version 1 had one utf8 column per cell: ~1.2 µs a row to move cells between
-// row-major Cells and 95 column buffers, each way, before compression).
+// The 95 DOJ cells of a row travel much as record.Cells keeps them: the row's cell text
+// concatenated (column "cells", binary) and the cells' lengths (column "cell_lengths",
+// binary: 95 little-endian uint16s, or 95 uint32s for a row whose text is longer than
+// 65,535 bytes; the value's size says which). Encoding a row is then a copy and 95
+// stores, and decoding it a slice of one string per message plus a prefix sum, instead
+// of 95 Arrow values each way (schema version 1 had one utf8 column per cell: ~1.2 µs a
+// row to move cells between row-major Cells and 95 column buffers, each way, before
+// compression). Lengths rather than end offsets, and 16 bits rather than 32, because
+// they repeat from row to row: LZ4 compresses them several times better.
 
-// endsBytes is the size of one row's cell_ends value.
-const endsBytes = 4 * doj.NumColumns
+// Sizes of one row's cell_lengths value.
+const (
+	lengthsBytes     = 2 * doj.NumColumns
+	longLengthsBytes = 4 * doj.NumColumns
+)
 
-// rowCols accumulates the cells and cell_ends columns of a batch being encoded.
+// rowCols accumulates the cells and cell_lengths columns of a batch being encoded.
 type rowCols struct {
 	text strCol
-	ends strCol
+	lens strCol
 }
 
 func (c *rowCols) reset() {
 	c.text.reset()
-	c.ends.reset()
+	c.lens.reset()
 }
 
 // add appends one row's cells; a zero Cells (a stub row) appends empty values, which
@@ -39,22 +45,35 @@ func (c *rowCols) add(cells record.Cells) {
 	ends := cells.Ends()
 	if len(ends) == 0 {
 		c.text.addNull()
-		c.ends.addNull()
+		c.lens.addNull()
 		return
 	}
-	c.text.add(cells.Text()[:ends[len(ends)-1]])
-	at := len(c.ends.data)
-	c.ends.data = append(c.ends.data, make([]byte, endsBytes)...)
-	b := c.ends.data[at : at+endsBytes]
-	for i, e := range ends[:doj.NumColumns] {
-		binary.LittleEndian.PutUint32(b[4*i:], e)
+	ends = ends[:doj.NumColumns]
+	size := ends[doj.NumColumns-1]
+	c.text.add(cells.Text()[:size])
+	at := len(c.lens.data)
+	prev := uint32(0)
+	if size <= math.MaxUint16 {
+		c.lens.data = append(c.lens.data, make([]byte, lengthsBytes)...)
+		b := c.lens.data[at : at+lengthsBytes]
+		for i, e := range ends {
+			binary.LittleEndian.PutUint16(b[2*i:], uint16(e-prev))
+			prev = e
+		}
+	} else {
+		c.lens.data = append(c.lens.data, make([]byte, longLengthsBytes)...)
+		b := c.lens.data[at : at+longLengthsBytes]
+		for i, e := range ends {
+			binary.LittleEndian.PutUint32(b[4*i:], e-prev)
+			prev = e
+		}
 	}
-	c.ends.offs = append(c.ends.offs, int32(len(c.ends.data)))
+	c.lens.offs = append(c.lens.offs, int32(len(c.lens.data)))
 }
 
 // arrays wraps the two columns as Arrow binary arrays with validity valid.
 func (c *rowCols) arrays(valid *bitmap) (text, ends arrow.Array) {
-	return c.text.binArray(valid), c.ends.binArray(valid)
+	return c.text.binArray(valid), c.lens.binArray(valid)
 }
 
 // checkCells reports what is wrong with a row's cells for encoding, or "".
@@ -63,7 +82,14 @@ func checkCells(c record.Cells) string {
 	if len(ends) != doj.NumColumns {
 		return fmt.Sprintf("has %d cells, want %d", len(ends), doj.NumColumns)
 	}
-	if int(ends[len(ends)-1]) > len(c.Text()) {
+	prev := uint32(0)
+	for i, e := range ends {
+		if e < prev {
+			return fmt.Sprintf("has cell %d ending before cell %d", i, i-1)
+		}
+		prev = e
+	}
+	if int(prev) > len(c.Text()) {
 		return "has cell ends past its text"
 	}
 	return ""
@@ -72,37 +98,37 @@ func checkCells(c record.Cells) string {
 // readOnly returns the bytes of s without copying them; they must never be written.
 func readOnly(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// rowView is a validated view of a record batch's cells and cell_ends columns.
+// rowView is a validated view of a record batch's cells and cell_lengths columns.
 type rowView struct {
-	text, ends strView
+	text, lens strView
 }
 
-func viewRows(rec arrow.RecordBatch, textCol, endsCol int) (rowView, error) {
+func viewRows(rec arrow.RecordBatch, textCol, lensCol int) (rowView, error) {
 	text, err := viewBinary(rec, textCol)
 	if err != nil {
 		return rowView{}, err
 	}
-	ends, err := viewBinary(rec, endsCol)
+	lens, err := viewBinary(rec, lensCol)
 	if err != nil {
 		return rowView{}, err
 	}
-	return rowView{text: text, ends: ends}, nil
+	return rowView{text: text, lens: lens}, nil
 }
 
 // gatherEvents rebuilds the events of the rows r for which keep(r) holds (every row when
 // keep is nil), in row order. The kept rows' text is copied into one string per batch
-// and their cell ends into one slab, so a row costs no allocation; the typed fields come
+// and their cell end offsets (summed from the lengths) into one slab, so a row costs no allocation; the typed fields come
 // from doj.EventFromCells, and a row whose cells or fields fail validation makes the
 // batch malformed.
 func gatherEvents(rows *rowView, n int, keep func(int) bool, src func(int) record.Source) ([]record.Event, error) {
-	toffs, eoffs := rows.text.offs, rows.ends.offs
+	toffs, loffs := rows.text.offs, rows.lens.offs
 	kept, size := 0, 0
 	for r := range n {
 		if keep == nil || keep(r) {
 			kept++
 			size += int(toffs[r+1] - toffs[r])
-			if eoffs[r+1]-eoffs[r] != endsBytes {
-				return nil, fmt.Errorf("%w: row %d has %d bytes of cell ends, want %d", ErrMalformed, r, eoffs[r+1]-eoffs[r], endsBytes)
+			if w := loffs[r+1] - loffs[r]; w != lengthsBytes && w != longLengthsBytes {
+				return nil, fmt.Errorf("%w: row %d has %d bytes of cell lengths, want %d or %d", ErrMalformed, r, w, lengthsBytes, longLengthsBytes)
 			}
 		}
 	}
@@ -131,17 +157,21 @@ func gatherEvents(rows *rowView, n int, keep func(int) bool, src func(int) recor
 			return nil, fmt.Errorf("%w: row %d is longer than 4 GiB", ErrMalformed, r)
 		}
 		e := ends[k*doj.NumColumns : (k+1)*doj.NumColumns : (k+1)*doj.NumColumns]
-		b := rows.ends.data[eoffs[r]:eoffs[r+1]]
-		prev := uint32(0)
-		for i := range e {
-			v := binary.LittleEndian.Uint32(b[4*i:])
-			if v < prev {
-				return nil, fmt.Errorf("%w: row %d: cell %d ends before cell %d", ErrMalformed, r, i, i-1)
+		b := rows.lens.data[loffs[r]:loffs[r+1]]
+		sum := uint64(0) // 95 uint32 lengths cannot overflow it
+		if len(b) == lengthsBytes {
+			for i := range e {
+				sum += uint64(binary.LittleEndian.Uint16(b[2*i:]))
+				e[i] = uint32(sum)
 			}
-			e[i], prev = v, v
+		} else {
+			for i := range e {
+				sum += uint64(binary.LittleEndian.Uint32(b[4*i:]))
+				e[i] = uint32(sum)
+			}
 		}
-		if int(prev) != rowLen {
-			return nil, fmt.Errorf("%w: row %d: cells end at %d, its text is %d bytes", ErrMalformed, r, prev, rowLen)
+		if sum != uint64(rowLen) {
+			return nil, fmt.Errorf("%w: row %d: cell lengths add up to %d, its text is %d bytes", ErrMalformed, r, sum, rowLen)
 		}
 		c := record.NewCells(text[at:at+rowLen], e)
 		at += rowLen

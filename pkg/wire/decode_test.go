@@ -155,11 +155,12 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
-// TestDecodeCorruptOffsets feeds batches whose cell offsets or cell ends are corrupt,
-// which Arrow's reader accepts: the decoder must reject them rather than slice garbage.
+// TestDecodeCorruptOffsets feeds batches whose cell offsets or cell lengths are
+// corrupt, which Arrow's reader accepts: the decoder must reject them rather than slice
+// garbage.
 func TestDecodeCorruptOffsets(t *testing.T) {
-	// One row whose PRI_NAME is 201 bytes long, so that its text and ends are easy to find
-	// in an uncompressed message.
+	// One row whose PRI_NAME is 201 bytes long, so that its text and lengths are easy to
+	// find in an uncompressed message.
 	s := person("H0000001", map[int]string{doj.ColPriName: strings.Repeat("X", 201)})
 	cells := s.Events[0].Cells
 	rowLen := uint32(len(cells.Text()))
@@ -167,16 +168,17 @@ func TestDecodeCorruptOffsets(t *testing.T) {
 		e := Encoder{Compression: NoCompression}
 		return oneMessage(t)(e.EncodeSubjects([]*record.Subject{s}, 0))
 	}
-	ends := func(msg []byte) int {
-		b := make([]byte, 0, endsBytes)
-		for _, e := range cells.Ends() {
-			b = binary.LittleEndian.AppendUint32(b, e)
+	// priName returns the position of PRI_NAME's length in msg.
+	priName := func(msg []byte) int {
+		b := make([]byte, 0, lengthsBytes)
+		for i := range cells.Len() {
+			b = binary.LittleEndian.AppendUint16(b, uint16(len(cells.Cell(i))))
 		}
 		i := bytes.LastIndex(msg, b)
 		if i < 0 {
-			t.Fatal("cell ends not found")
+			t.Fatal("cell lengths not found")
 		}
-		return i
+		return i + 2*doj.ColPriName
 	}
 	for _, tc := range []struct {
 		name    string
@@ -192,20 +194,12 @@ func TestDecodeCorruptOffsets(t *testing.T) {
 			}
 			msg[i] = byte(rowLen + 1)
 		}, "offsets decrease"},
-		{"cell ends decrease", func(msg []byte) {
-			i := ends(msg) + 4*doj.ColPriName
-			binary.LittleEndian.PutUint32(msg[i:], 0)
-		}, fmt.Sprintf("row 0: cell %d ends before cell %d", doj.ColPriName, doj.ColPriName-1)},
-		{"cell ends short of the text", func(msg []byte) {
-			at := ends(msg)
-			for i := at; i < at+endsBytes; i += 4 {
-				binary.LittleEndian.PutUint32(msg[i:], min(binary.LittleEndian.Uint32(msg[i:]), rowLen-1))
-			}
-		}, fmt.Sprintf("row 0: cells end at %d, its text is %d bytes", rowLen-1, rowLen)},
-		{"cell ends past the text", func(msg []byte) {
-			i := ends(msg) + endsBytes - 4
-			binary.LittleEndian.PutUint32(msg[i:], rowLen+7)
-		}, fmt.Sprintf("row 0: cells end at %d, its text is %d bytes", rowLen+7, rowLen)},
+		{"cell lengths short of the text", func(msg []byte) {
+			binary.LittleEndian.PutUint16(msg[priName(msg):], 200)
+		}, fmt.Sprintf("row 0: cell lengths add up to %d, its text is %d bytes", rowLen-1, rowLen)},
+		{"cell lengths past the text", func(msg []byte) {
+			binary.LittleEndian.PutUint16(msg[priName(msg):], 0xffff)
+		}, fmt.Sprintf("row 0: cell lengths add up to %d, its text is %d bytes", rowLen-201+0xffff, rowLen)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := encoded()
@@ -218,6 +212,55 @@ func TestDecodeCorruptOffsets(t *testing.T) {
 				t.Fatalf("error %v, want ErrMalformed containing %q", err, tc.text)
 			}
 		})
+	}
+}
+
+// TestGatherRejectsBadLengths checks the cell_lengths values the decoder accepts: 95
+// uint16s or 95 uint32s, summing to the row's text.
+func TestGatherRejectsBadLengths(t *testing.T) {
+	src := func(int) record.Source { return record.Source{} }
+	row := func(lens []byte) *rowView {
+		text := make([]byte, 10)
+		return &rowView{
+			text: strView{data: text, offs: []int32{0, 10}},
+			lens: strView{data: lens, offs: []int32{0, int32(len(lens))}},
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		lens []byte
+		text string
+	}{
+		{"none", nil, "row 0 has 0 bytes of cell lengths, want 190 or 380"},
+		{"one short", make([]byte, lengthsBytes-2), "row 0 has 188 bytes of cell lengths"},
+		{"uint16 sum", make([]byte, lengthsBytes), "cell lengths add up to 0, its text is 10 bytes"},
+		{"uint32 sum", binary.LittleEndian.AppendUint32(make([]byte, longLengthsBytes-4), 0xffffffff), "cell lengths add up to 4294967295, its text is 10 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := gatherEvents(row(tc.lens), 1, nil, src)
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("error %v, want ErrMalformed containing %q", err, tc.text)
+			}
+		})
+	}
+}
+
+// TestLongRowRoundTrip: a row longer than 65,535 bytes travels with uint32 cell lengths
+// and comes back unchanged, next to ordinary rows.
+func TestLongRowRoundTrip(t *testing.T) {
+	long := person("L0000001", map[int]string{doj.ColPriName: "DOE,JANE", doj.ColOffenseDescr: strings.Repeat("Z", 70_000)},
+		map[int]string{doj.ColPriName: "DOE,JANE"})
+	subjects := append(smallSubjects(), long)
+	for _, codec := range codecs {
+		e := Encoder{Compression: codec}
+		msg := oneMessage(t)(e.EncodeSubjects(subjects, 0))
+		got, err := DecodeSubjects(msg)
+		if err != nil {
+			t.Fatalf("%v: %v", codec, err)
+		}
+		if !reflect.DeepEqual(got, subjects) {
+			t.Fatalf("%v: subjects with a 70 kB row changed in transit", codec)
+		}
 	}
 }
 

@@ -13,9 +13,9 @@ import (
 )
 
 // decisionRowOverhead estimates the raw bytes of a decisions row besides its cell text,
-// subject id and case numbers: the cell ends, value offsets, file, line, quarantined, the
+// subject id and case numbers: the cell lengths, value offsets, file, line, quarantined, the
 // decision columns and bitmaps.
-const decisionRowOverhead = endsBytes + 4*4 + 4 + 8 + 4 + 1 + 4 + 4*5 + 1 + 4 + 2
+const decisionRowOverhead = lengthsBytes + 4*4 + 4 + 8 + 4 + 1 + 4 + 4*5 + 1 + 4 + 2
 
 // decisionCols are the reusable column buffers of the decisions schema.
 type decisionCols struct {
@@ -180,7 +180,7 @@ func (e *Encoder) encodeResults(results []eligibility.Result) ([]byte, error) {
 	cols[decFile] = fixedArray(arrow.PrimitiveTypes.Int32, c.file, &c.rowValid)
 	cols[decLine] = fixedArray(arrow.PrimitiveTypes.Int64, c.line, &c.rowValid)
 	cols[decQuarantined] = fixedArray(arrow.PrimitiveTypes.Int32, c.quarantined, nil)
-	cols[decCells], cols[decEnds] = c.cells.arrays(&c.rowValid)
+	cols[decCells], cols[decLengths] = c.cells.arrays(&c.rowValid)
 	ev := &c.evaluated
 	cols[decSection] = fixedArray(arrow.PrimitiveTypes.Int8, c.section, ev)
 	cols[decFelony] = c.felony.boolArray(ev)
@@ -374,7 +374,7 @@ func decodeResultBatch(rec arrow.RecordBatch) ([]eligibility.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	cells, err := viewRows(rec, decCells, decEnds)
+	cells, err := viewRows(rec, decCells, decLengths)
 	if err != nil {
 		return nil, err
 	}

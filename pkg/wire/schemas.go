@@ -25,7 +25,7 @@ const (
 	subjLine
 	subjQuarantined
 	subjCells
-	subjEnds
+	subjLengths
 	subjNumCols
 )
 
@@ -38,7 +38,7 @@ const (
 	decLine
 	decQuarantined
 	decCells
-	decEnds
+	decLengths
 	decSection
 	decFelony
 	decConvictionDate
@@ -66,7 +66,7 @@ func subjectsSchema() *arrow.Schema {
 		arrow.Field{Name: "line", Type: arrow.PrimitiveTypes.Int64},
 		arrow.Field{Name: "quarantined", Type: arrow.PrimitiveTypes.Int32},
 		arrow.Field{Name: "cells", Type: arrow.BinaryTypes.Binary},
-		arrow.Field{Name: "cell_ends", Type: arrow.BinaryTypes.Binary},
+		arrow.Field{Name: "cell_lengths", Type: arrow.BinaryTypes.Binary},
 	)
 	md := arrow.NewMetadata([]string{metaSchema, metaVersion}, []string{kindSubjects, strconv.Itoa(SubjectsSchemaVersion)})
 	return arrow.NewSchema(fields, &md)
@@ -84,7 +84,7 @@ func decisionsSchema() *arrow.Schema {
 		arrow.Field{Name: "line", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 		arrow.Field{Name: "quarantined", Type: arrow.PrimitiveTypes.Int32},
 		arrow.Field{Name: "cells", Type: arrow.BinaryTypes.Binary, Nullable: true},
-		arrow.Field{Name: "cell_ends", Type: arrow.BinaryTypes.Binary, Nullable: true},
+		arrow.Field{Name: "cell_lengths", Type: arrow.BinaryTypes.Binary, Nullable: true},
 		arrow.Field{Name: "section", Type: arrow.PrimitiveTypes.Int8, Nullable: true},
 		arrow.Field{Name: "felony", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 		arrow.Field{Name: "conviction_date", Type: arrow.FixedWidthTypes.Date32, Nullable: true},

@@ -13,8 +13,8 @@ import (
 )
 
 // rowOverhead estimates the raw bytes of a row besides its cell text and subject id: the
-// cell ends, the three value offsets, file, line and quarantined.
-const rowOverhead = endsBytes + 3*4 + 4 + 8 + 4
+// cell lengths, the three value offsets, file, line and quarantined.
+const rowOverhead = lengthsBytes + 3*4 + 4 + 8 + 4
 
 // subjectCols are the reusable column buffers of the subjects schema.
 type subjectCols struct {
@@ -95,7 +95,7 @@ func (e *Encoder) encodeSubjects(subjects []*record.Subject) ([]byte, error) {
 	cols[subjFile] = fixedArray(arrow.PrimitiveTypes.Int32, c.file, nil)
 	cols[subjLine] = fixedArray(arrow.PrimitiveTypes.Int64, c.line, nil)
 	cols[subjQuarantined] = fixedArray(arrow.PrimitiveTypes.Int32, c.quarantined, nil)
-	cols[subjCells], cols[subjEnds] = c.cells.arrays(nil)
+	cols[subjCells], cols[subjLengths] = c.cells.arrays(nil)
 	return writeMessage(&e.buf, e.subjects, cols, rows, e.Compression)
 }
 
@@ -143,7 +143,7 @@ func decodeSubjectBatch(rec arrow.RecordBatch) ([]*record.Subject, error) {
 	if err != nil {
 		return nil, err
 	}
-	cells, err := viewRows(rec, subjCells, subjEnds)
+	cells, err := viewRows(rec, subjCells, subjLengths)
 	if err != nil {
 		return nil, err
 	}
