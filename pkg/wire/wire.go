@@ -11,14 +11,19 @@
 // ErrMalformed, so a consumer can send it to the dead-letter topic and go on. Decoding
 // never panics, whatever the bytes.
 //
-// Schemas (version 1; see schemas.go for the exact column list):
+// Schemas (version 2; see schemas.go for the exact column list):
 //
-//	subjects:  one row per event; subject_id, file, line, quarantined, then the 95 DOJ
-//	           cells as utf8 columns named by doj.Header. Consecutive rows with the same
-//	           subject_id form a subject.
+//	subjects:  one row per event; subject_id, file, line, quarantined, then the row's 95
+//	           DOJ cells in two binary columns: cells (their text concatenated, as
+//	           record.Cells holds it) and cell_lengths (each cell's length; see
+//	           cells.go). Consecutive rows with the same subject_id form a subject.
 //	decisions: one row per event of each subject the engine analysed, plus one stub row
 //	           (subject id and quarantined count only) per subject it did not; the
 //	           decision columns are set on the rows that are evaluated convictions.
+//
+// Version 1 carried the cells as 95 utf8 columns named by doj.Header; version 2 is
+// 3–4 times cheaper to encode and decode and compresses to a third of the bytes. A
+// version 1 message is rejected with ErrUnknownVersion.
 //
 // Errors never contain cell values or identifiers (DOJ data names people): they name
 // positions and sizes only.
@@ -52,16 +57,17 @@ type Compression uint8
 
 // Codecs. LZ4 (the zero value) is the default: speed matters more than size here.
 // Measured on a synthetic statewide extract (BenchmarkSubjects, ~1 MB messages, 2-core
-// machine shared with other work; the CSV is 422 bytes a row):
+// machine busy with other work; the CSV is 422 bytes a row):
 //
 //	codec  bytes/row  encode µs/row  decode µs/row
-//	none   745        1.2–1.7        1.2–1.4
-//	lz4    293        2.1–2.4        1.5–1.8
-//	zstd   235        4.5–4.8        3.3–4.0
+//	none   553        0.4–0.5        0.7–0.8
+//	lz4    98         1.1            0.9
+//	zstd   55         2.1            1.2
 //
-// Most of a message is the 95 int32 cell offsets of every row, which LZ4 and Zstd
-// compress poorly; the cell text itself compresses well. NoCompression suits an
-// in-process bus, where size does not matter.
+// Through the real broker LZ4 is also the cheapest in total: without compression the
+// ingest saves its LZ4 time but spends it again writing 5.6 times the bytes, and the
+// broker's CPU per million rows more than doubles (docs/performance.md).
+// NoCompression suits an in-process bus, where size does not matter.
 const (
 	LZ4 Compression = iota
 	Zstd
