@@ -95,9 +95,6 @@ func checkCells(c record.Cells) string {
 	return ""
 }
 
-// readOnly returns the bytes of s without copying them; they must never be written.
-func readOnly(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
 // rowView is a validated view of a record batch's cells and cell_lengths columns.
 type rowView struct {
 	text, lens strView
