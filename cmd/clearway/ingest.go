@@ -131,6 +131,7 @@ func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer env.close()
+	setMemoryLimit(cfg.Memory)
 	st, err := ingest.Run(ctx, env.bus, cfg, env.args, env.log.With("service", "ingest"))
 	for _, e := range st.Unreadable {
 		fmt.Fprintf(stderr, "clearway ingest: unreadable input: %v\n", e)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 
 	"github.com/clearway/clearway/services/control"
 )
@@ -22,6 +24,15 @@ type serviceEnv struct {
 	bus   control.Bus
 	close func()
 }
+
+// serviceGCPercent is the pipeline services' GOGC unless the environment sets one. Their
+// live heaps are small (the batches in flight) while they allocate every batch afresh,
+// so at Go's default of 100 the collector runs every few megabytes; at 300 its share of
+// their CPU falls by about two thirds (loadtest/distributed, per 1M rows: evaluators
+// 2.6 → 1.8 CPU-s, ingest 3.6 → 3.2). The heap may then grow to 4× the live data; in
+// containers GOMEMLIMIT (the memory limit, deploy/k8s) still caps it, and ingest sets a
+// soft limit from --memory.
+const serviceGCPercent = 300
 
 // setupService parses a pipeline command's flags (the service's Config, the Kafka flags
 // and the log flags, with their environment equivalents), validates them and the
@@ -56,6 +67,9 @@ func setupService(name, usage string, cfg flagConfig, args []string, stderr io.W
 	log, err := lf.install(stderr)
 	if err != nil {
 		return serviceEnv{}, err
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serviceGCPercent)
 	}
 	stopProfile := func() {}
 	if profile != "" {
