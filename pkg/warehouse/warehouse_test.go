@@ -361,3 +361,52 @@ func TestAnalyticsHoldsNoIdentifiers(t *testing.T) {
 		t.Fatalf("no people row for the pseudonym of a stored subject")
 	}
 }
+
+// TestLargeInsertInBlocks writes inserts of several Native blocks each (batches of
+// 40,000 rows, sent in blocks of a few thousand): every row arrives once, with its own
+// values, in each table.
+func TestLargeInsertInBlocks(t *testing.T) {
+	conn, dbs := migrated(t)
+	ctx := context.Background()
+	const subjects, perSubject = 20_000, 1
+	results := syntheticResults(subjects, perSubject)
+	w, err := warehouse.NewWriter(ctx, conn, warehouse.WriterConfig{
+		Databases: dbs, PseudonymKey: testKey, BatchRows: 40_000,
+		Info: report.RunInfo{RunID: "test-blocks", ComputeAt: record.MakeDate(2024, 7, 1), Started: time.Now()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines, years uint64
+	for i := range results {
+		r := &results[i]
+		lines += uint64(r.Subject.Events[0].Src.Line)
+		years += uint64(r.Evaluated[0].Date.Year())
+		if err := w.Subject(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(ctx, report.RunStats{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		sql  string
+		want uint64
+	}{
+		{"SELECT count() FROM " + dbs.Restricted + ".decisions WHERE run_id = 'test-blocks'", subjects},
+		{"SELECT uniqExact(subject_id) FROM " + dbs.Restricted + ".decisions WHERE run_id = 'test-blocks'", subjects},
+		{"SELECT sum(line) FROM " + dbs.Restricted + ".decisions WHERE run_id = 'test-blocks'", lines},
+		{"SELECT count() FROM " + dbs.Analytics + ".decisions WHERE run_id = 'test-blocks'", subjects},
+		{"SELECT sum(toUInt64(conviction_year)) FROM " + dbs.Analytics + ".decisions WHERE run_id = 'test-blocks'", years},
+		{"SELECT uniqExact(person) FROM " + dbs.Analytics + ".people WHERE run_id = 'test-blocks'", subjects},
+		{"SELECT count() FROM " + dbs.Analytics + ".people WHERE run_id = 'test-blocks'", subjects},
+	} {
+		var got uint64
+		if err := conn.QueryRow(ctx, q.sql).Scan(&got); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+		if got != q.want {
+			t.Errorf("%s = %d, want %d", q.sql, got, q.want)
+		}
+	}
+}
