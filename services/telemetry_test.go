@@ -2,6 +2,7 @@ package services_test
 
 import (
 	"context"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -26,12 +27,10 @@ import (
 )
 
 // needsKafkaOrClickHouse are the contract's metrics a run over the memory bus cannot
-// produce: ClickHouse inserts (no warehouse in this test) and consumer lag (the bus
-// contract has no high-water marks; only a Kafka consumer could report it).
+// produce: ClickHouse inserts (no warehouse in this test).
 var needsKafkaOrClickHouse = []string{
 	"clearway_clickhouse_insert_duration_seconds",
 	"clearway_clickhouse_insert_rows_total",
-	"clearway_consumer_lag",
 }
 
 // scraped is one /metrics scrape, parsed.
@@ -151,7 +150,26 @@ func TestTelemetryAcrossThePipeline(t *testing.T) {
 		t.Fatalf("ingest: %v", err)
 	}
 	run := waitRun(ctx, t, c.bus, c.topics, "telemetry")
+	// Consumer lag is observed only while a service runs: one series per assigned
+	// partition, read when the partitions were assigned.
+	live := map[string]scraped{}
+	for _, svc := range []string{"evaluate", "sink"} {
+		live[svc] = scrapeMetrics(t, tels[svc])
+	}
 	c.stopAll() // every batch span ended and every counter final
+	for svc, topic := range map[string]string{"evaluate": c.topics.SubjectsTopic(), "sink": c.topics.DecisionsTopic()} {
+		n := 0
+		for _, m := range live[svc]["clearway_consumer_lag"].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "messaging_destination_name" && l.GetValue() == topic {
+					n++
+				}
+			}
+		}
+		if n != c.topics.Partitions {
+			t.Errorf("%s: consumer lag on %s has %d series, want one per partition (%d)", svc, topic, n, c.topics.Partitions)
+		}
+	}
 	if run.Failed != nil {
 		t.Fatalf("run failed: %s", run.Failed.Reason)
 	}
@@ -211,7 +229,7 @@ func TestTelemetryAcrossThePipeline(t *testing.T) {
 	}
 	for name := range contract {
 		found := false
-		for _, s := range got {
+		for _, s := range append(slices.Collect(maps.Values(got)), slices.Collect(maps.Values(live))...) {
 			if _, ok := s[name]; ok {
 				found = true
 			}

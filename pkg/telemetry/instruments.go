@@ -3,6 +3,8 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -22,12 +24,14 @@ type Instruments struct {
 	InsertRows       metric.Int64Counter     // clearway.clickhouse.insert.rows
 	Quarantined      metric.Int64Counter     // clearway.rows.quarantined
 	DeadLetters      metric.Int64Counter     // clearway.deadletter.messages
-	ConsumerLag      metric.Int64Gauge       // clearway.consumer.lag
 	Rebalances       metric.Int64Counter     // clearway.consumer.rebalances
 	ClientOperations metric.Float64Histogram // messaging.client.operation.duration
 	PipelineLatency  metric.Float64Histogram // clearway.pipeline.latency
 	RunSubjects      metric.Int64Gauge       // clearway.run.subjects
 	RunComplete      metric.Int64Gauge       // clearway.run.complete
+
+	// ConsumerLag (clearway.consumer.lag) is observed at collection: see ObserveConsumerLag.
+	ConsumerLag metric.Int64ObservableGauge
 }
 
 // Latency buckets in seconds: from sub-millisecond batches to minutes of end-to-end lag.
@@ -65,7 +69,10 @@ func newInstruments(m metric.Meter, stage string) (*Instruments, error) {
 	in.InsertRows = counter("clearway.clickhouse.insert.rows", "{row}", "Rows acknowledged by ClickHouse.")
 	in.Quarantined = counter("clearway.rows.quarantined", "{row}", "Input rows quarantined, by reason.")
 	in.DeadLetters = counter("clearway.deadletter.messages", "{message}", "Messages sent to the dead-letter topic, by reason.")
-	in.ConsumerLag = gauge("clearway.consumer.lag", "{message}", "High-water mark minus committed offset, per assigned partition.")
+	lag, err := m.Int64ObservableGauge("clearway.consumer.lag", metric.WithUnit("{message}"),
+		metric.WithDescription("High-water mark minus committed offset, per assigned partition."))
+	errs = append(errs, err)
+	in.ConsumerLag = lag
 	in.Rebalances = counter("clearway.consumer.rebalances", "{rebalance}", "Consumer-group generations this member joined.")
 	in.ClientOperations = fhist("messaging.client.operation.duration", "Kafka client operations: send, poll, commit.")
 	in.PipelineLatency = fhist("clearway.pipeline.latency", "End to end, from ingest publishing a subject batch to the sink's write being acknowledged.")
@@ -136,4 +143,34 @@ func (in *Instruments) ClickHouseInsert(ctx context.Context, table string, rows 
 	if ok && rows > 0 {
 		in.InsertRows.Add(ctx, rows, metric.WithAttributes(AttrTable.String(table)))
 	}
+}
+
+// ConsumerLagSample is one partition's lag as clearway.consumer.lag reports it.
+type ConsumerLagSample struct {
+	Group     string
+	Topic     string
+	Partition int
+	Lag       int64
+}
+
+// ObserveConsumerLag makes every collection of clearway.consumer.lag report what samples
+// returns at that moment, labelled with this service's stage, the group, topic and
+// partition, until stop is called. An observable gauge exports only the series observed
+// at each collection, so a partition that moved to another member stops being reported
+// by this one. samples must be quick (it runs during a scrape): return a snapshot.
+func (t *Telemetry) ObserveConsumerLag(samples func() []ConsumerLagSample) (stop func(), err error) {
+	in := t.Instruments
+	reg, err := t.Meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, s := range samples() {
+			o.ObserveInt64(in.ConsumerLag, s.Lag, metric.WithAttributes(in.stage,
+				attribute.String("messaging.consumer.group.name", s.Group),
+				attribute.String("messaging.destination.name", s.Topic),
+				attribute.String("messaging.destination.partition.id", strconv.Itoa(s.Partition))))
+		}
+		return nil
+	}, in.ConsumerLag)
+	if err != nil {
+		return nil, fmt.Errorf("observe consumer lag: %w", err)
+	}
+	return func() { _ = reg.Unregister() }, nil
 }

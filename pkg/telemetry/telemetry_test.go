@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -29,11 +30,6 @@ func exerciseAll(ctx context.Context, in *Instruments) {
 	in.InsertRows.Add(ctx, 10, metric.WithAttributes(AttrTable.String("analytics.decisions")))
 	in.Quarantine(ctx, "bad_date", 1)
 	in.DeadLetter(ctx, "decode_error")
-	part := []attribute.KeyValue{in.stage,
-		attribute.String("messaging.consumer.group.name", "clearway-evaluator"),
-		attribute.String("messaging.destination.name", "clearway.subjects.v1"),
-		attribute.String("messaging.destination.partition.id", "0")}
-	in.ConsumerLag.Record(ctx, 3, metric.WithAttributes(part...))
 	in.Rebalances.Add(ctx, 1, metric.WithAttributes(in.stage, attribute.String("messaging.consumer.group.name", "clearway-evaluator")))
 	in.KafkaOperation(ctx, "commit", "clearway.subjects.v1", 0.003)
 	in.PipelineLatency.Record(ctx, 1.5)
@@ -82,6 +78,13 @@ func TestExportsTheMetricsContract(t *testing.T) {
 	}
 	defer tel.Shutdown(ctx)
 	exerciseAll(ctx, tel.Instruments)
+	stop, err := tel.ObserveConsumerLag(func() []ConsumerLagSample {
+		return []ConsumerLagSample{{Group: "clearway-evaluator", Topic: "clearway.subjects.v1", Partition: 0, Lag: 3}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
 	got := scrape(t, tel)
 	contract, err := monitoring.LoadContract("../../docs/metrics.md")
 	if err != nil {
@@ -144,5 +147,57 @@ func TestLoggerAddsTraceIDs(t *testing.T) {
 	span.End()
 	if !strings.Contains(buf.String(), `"trace_id":"`+span.SpanContext().TraceID().String()) {
 		t.Errorf("log line without trace id: %s", buf.String())
+	}
+}
+
+// lagSeries scrapes clearway_consumer_lag as "group/topic/partition" → value.
+func lagSeries(t *testing.T, tel *Telemetry) map[string]float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	tel.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	out := map[string]float64{}
+	for _, m := range fams["clearway_consumer_lag"].GetMetric() {
+		l := map[string]string{}
+		for _, p := range m.GetLabel() {
+			l[p.GetName()] = p.GetValue()
+		}
+		if l["stage"] != tel.Service {
+			t.Errorf("lag series with stage %q, want %q", l["stage"], tel.Service)
+		}
+		out[l["messaging_consumer_group_name"]+"/"+l["messaging_destination_name"]+"/"+l["messaging_destination_partition_id"]] = m.GetGauge().GetValue()
+	}
+	return out
+}
+
+// TestConsumerLagReportsTheCurrentSnapshot: each scrape reports exactly the partitions
+// the callback returns now; a partition no longer returned (moved to another member)
+// disappears, and nothing is reported after stop.
+func TestConsumerLagReportsTheCurrentSnapshot(t *testing.T) {
+	ctx := context.Background()
+	tel, err := New(ctx, Options{Service: "sink", Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(ctx)
+	snapshot := []ConsumerLagSample{{"g", "t", 0, 3}, {"g", "t", 1, 5}}
+	stop, err := tel.ObserveConsumerLag(func() []ConsumerLagSample { return snapshot })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lagSeries(t, tel), map[string]float64{"g/t/0": 3, "g/t/1": 5}; !maps.Equal(got, want) {
+		t.Errorf("first scrape %v, want %v", got, want)
+	}
+	snapshot = []ConsumerLagSample{{"g", "t", 1, 0}}
+	if got, want := lagSeries(t, tel), map[string]float64{"g/t/1": 0}; !maps.Equal(got, want) {
+		t.Errorf("after partition 0 moved away: %v, want %v", got, want)
+	}
+	stop()
+	if got := lagSeries(t, tel); len(got) != 0 {
+		t.Errorf("after stop: %v, want nothing", got)
 	}
 }

@@ -3,7 +3,10 @@ package control
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -167,4 +170,100 @@ func WatchAssignment(ctx context.Context, tel *telemetry.Telemetry, sub bus.Subs
 		case <-changed:
 		}
 	}
+}
+
+// LagInterval is how often a consumer service reads its group's lag for
+// clearway.consumer.lag (besides at every assignment change). Prometheus scrapes every
+// 15-30 s; the gauge is at most this old.
+const LagInterval = 5 * time.Second
+
+// lagTimeout bounds one reading of a topic's lag.
+const lagTimeout = 10 * time.Second
+
+// ReportLag reports clearway.consumer.lag for the partitions assigned to sub, a member of
+// group: it reads the group's lag on their topics (Admin.Lag) at once, at every
+// assignment change and every interval, and each scrape reports the latest reading. A
+// reading that fails reports nothing for that topic until one succeeds, rather than a
+// stale number. It runs until ctx ends or the returned function (which waits for it) is
+// called; the services defer that call.
+func ReportLag(ctx context.Context, tel *telemetry.Telemetry, admin bus.Admin, sub bus.Subscriber, group string, interval time.Duration) (stop func()) {
+	var (
+		mu       sync.Mutex
+		snapshot []telemetry.ConsumerLagSample
+	)
+	unregister, err := tel.ObserveConsumerLag(func() []telemetry.ConsumerLagSample {
+		mu.Lock()
+		defer mu.Unlock()
+		return snapshot
+	})
+	if err != nil {
+		slog.Warn("consumer lag will not be reported", "group", group, "err", err)
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		failing := false
+		for {
+			tps, changed := sub.Assignment()
+			next, err := readLag(ctx, admin, group, tps)
+			mu.Lock()
+			snapshot = next
+			mu.Unlock()
+			switch {
+			case ctx.Err() != nil:
+			case err != nil && !failing:
+				slog.Warn("cannot read consumer lag; clearway_consumer_lag is incomplete until it can", "group", group, "err", err)
+			case err == nil && failing:
+				slog.Info("consumer lag readable again", "group", group)
+			}
+			failing = err != nil
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		unregister()
+	}
+}
+
+// readLag reads group's lag on the topics of tps and returns the samples of tps, with
+// the first error (the topics that failed have no samples).
+func readLag(ctx context.Context, admin bus.Admin, group string, tps []bus.TopicPartition) ([]telemetry.ConsumerLagSample, error) {
+	var (
+		topics   []string
+		out      []telemetry.ConsumerLagSample
+		firstErr error
+	)
+	for _, tp := range tps {
+		if !slices.Contains(topics, tp.Topic) {
+			topics = append(topics, tp.Topic)
+		}
+	}
+	for _, topic := range topics {
+		rctx, cancel := context.WithTimeout(ctx, lagTimeout)
+		lags, err := admin.Lag(rctx, group, topic)
+		cancel()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		for _, l := range lags {
+			if slices.Contains(tps, l.TopicPartition) {
+				out = append(out, telemetry.ConsumerLagSample{Group: group, Topic: topic, Partition: l.Partition, Lag: l.Messages()})
+			}
+		}
+	}
+	return out, firstErr
 }

@@ -166,6 +166,7 @@ func (s *Service) Run(ctx context.Context) error {
 		hs.SetReady(false)
 	}()
 	defer func() { stopWatch(); <-watching }()
+	defer control.ReportLag(watchCtx, tel, s.b.Admin, sub, s.cfg.Group, control.LagInterval)() // clearway.consumer.lag
 	stopProgress := s.startProgress(ctx)
 
 	err = s.consume(ctx, work, sub)

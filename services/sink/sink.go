@@ -216,6 +216,7 @@ func (s *Service) Run(ctx context.Context) error {
 		control.WatchAssignment(watchCtx, tel, sub, s.cfg.Group, func([]bus.TopicPartition) {})
 	}()
 	defer func() { stopWatch(); <-watching }()
+	defer control.ReportLag(watchCtx, tel, s.b.Admin, sub, s.cfg.Group, control.LagInterval)() // clearway.consumer.lag
 
 	fetched := make(chan []bus.Message)
 	fetchErr := make(chan error, 1)
