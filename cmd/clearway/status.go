@@ -14,6 +14,8 @@ import (
 
 	"github.com/clearway/clearway/pkg/bus"
 	"github.com/clearway/clearway/services/control"
+	"github.com/clearway/clearway/services/evaluator"
+	"github.com/clearway/clearway/services/sink"
 )
 
 // statusConfig holds `clearway status`'s flags.
@@ -24,6 +26,8 @@ type statusConfig struct {
 	Settle   time.Duration
 	Timeout  time.Duration
 	Topics   control.Topics
+	// Consumer groups whose lag is shown.
+	EvaluatorGroup, SinkGroup string
 }
 
 func (c *statusConfig) RegisterFlags(fs *flag.FlagSet) {
@@ -32,6 +36,8 @@ func (c *statusConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Interval, "interval", 5*time.Second, "with --wait: how often progress is printed")
 	fs.DurationVar(&c.Settle, "settle", time.Second, "without --wait: print once the control topic has been quiet this long")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "without --wait: give up if the run is not found within this time")
+	fs.StringVar(&c.EvaluatorGroup, "evaluator-group", evaluator.DefaultConfig().Group, "the evaluators' consumer group, whose lag on the subjects topic is shown")
+	fs.StringVar(&c.SinkGroup, "sink-group", sink.DefaultConfig().Group, "the sink's consumer group, whose lag on the decisions topic is shown")
 	c.Topics.RegisterFlags(fs)
 }
 
@@ -56,7 +62,7 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	bf.RegisterFlags(fs)
 	lf.RegisterFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: clearway status --brokers HOST:PORT [--wait] RUN\n\nPrints a run's progress: rows ingested, decided and stored, rejects, dead letters, ETA.\n\nflags:")
+		fmt.Fprintln(fs.Output(), "usage: clearway status --brokers HOST:PORT [--wait] RUN\n\nPrints a run's progress: rows ingested, decided and stored, rejects, dead letters, the\nconsumer groups' lag and an ETA.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	rest, err := parseServiceFlags(fs, args)
@@ -114,6 +120,18 @@ func watchStatus(ctx context.Context, b control.Bus, cfg statusConfig, stdout io
 		s.RunID, s.DeadLetters = cfg.Run, dead.Load()
 		return s
 	}
+	// Lag is read when a report is printed (and once now, so that the first report
+	// already has a rate); the recent rate spans the last few reports.
+	lagTargets := []control.LagTarget{
+		{Role: "evaluators", Group: cfg.EvaluatorGroup, Topic: cfg.Topics.SubjectsTopic()},
+		{Role: "sink", Group: cfg.SinkGroup, Topic: cfg.Topics.DecisionsTopic()},
+	}
+	lagHistory := control.LagHistory{Window: max(30*time.Second, 3*cfg.Interval)}
+	readLag := func() []control.GroupLag {
+		return lagHistory.Add(time.Now(), control.ReadLag(ctx, b.Admin, 10*time.Second, lagTargets...))
+	}
+	readLag()
+	report := func() control.Status { return status().WithLag(readLag()) }
 	if !cfg.Wait {
 		deadline := time.NewTimer(cfg.Timeout)
 		defer deadline.Stop()
@@ -130,7 +148,7 @@ func watchStatus(ctx context.Context, b control.Bus, cfg statusConfig, stdout io
 				quiet.Reset(cfg.Settle)
 			case <-quiet.C:
 				if _, ok := f.Registry.Run(cfg.Run); ok {
-					fmt.Fprint(stdout, status())
+					fmt.Fprint(stdout, report())
 					return nil
 				}
 				quiet.Reset(cfg.Settle)
@@ -144,10 +162,10 @@ func watchStatus(ctx context.Context, b control.Bus, cfg statusConfig, stdout io
 		s := status()
 		switch s.State {
 		case "complete":
-			fmt.Fprint(stdout, s)
+			fmt.Fprint(stdout, report())
 			return nil
 		case "failed":
-			fmt.Fprint(stdout, s)
+			fmt.Fprint(stdout, report())
 			return fmt.Errorf("run %s failed: %s", cfg.Run, s.Reason)
 		}
 		select {
@@ -155,7 +173,7 @@ func watchStatus(ctx context.Context, b control.Bus, cfg statusConfig, stdout io
 			return ctx.Err()
 		case <-changed:
 		case <-tick.C:
-			fmt.Fprint(stdout, s)
+			fmt.Fprint(stdout, report())
 		}
 	}
 }

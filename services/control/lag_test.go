@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +113,102 @@ func TestReportLag(t *testing.T) {
 	stop()
 	if got := scrapeLag(t, tel); len(got) != 0 {
 		t.Errorf("after stop: %v, want no series", got)
+	}
+}
+
+// TestStatusLagAndETA reads the lag of an evaluator and a sink group on the memory bus
+// twice, two seconds apart, and checks the exact backlog, rates, drain times and ETA the
+// status report shows.
+func TestStatusLagAndETA(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := memory.New(memory.Config{})
+	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: "subjects", Partitions: 2}, bus.TopicSpec{Name: "decisions", Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	pub := b.Publisher(bus.PublisherOptions{Partitioning: bus.PartitionExplicit})
+	publish := func(topic string, perPartition ...int) {
+		for p, n := range perPartition {
+			for range n {
+				if err := pub.Publish(ctx, bus.Message{Topic: topic, Partition: p}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	publish("subjects", 5, 3)
+	publish("decisions", 2, 2)
+	// consume commits the next n messages of partition p of sub's topic, fetching as
+	// needed and keeping what it fetched of other partitions for later.
+	pending := map[bus.Subscriber]map[int][]bus.Message{}
+	consume := func(sub bus.Subscriber, p, n int) {
+		t.Helper()
+		if pending[sub] == nil {
+			pending[sub] = map[int][]bus.Message{}
+		}
+		have := pending[sub]
+		for len(have[p]) < n {
+			msgs, err := sub.Fetch(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			have[msgs[0].Partition] = append(have[msgs[0].Partition], msgs...)
+		}
+		if err := sub.Commit(ctx, have[p][:n]...); err != nil {
+			t.Fatal(err)
+		}
+		have[p] = have[p][n:]
+	}
+	eval, err := b.Subscribe(bus.SubscriberOptions{Group: "eval", Topics: []string{"subjects"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eval.Close()
+	consume(eval, 0, 2)
+
+	targets := []control.LagTarget{{Role: "evaluators", Group: "eval", Topic: "subjects"}, {Role: "sink", Group: "sink", Topic: "decisions"}}
+	hist := control.LagHistory{Window: 30 * time.Second}
+	t0 := time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC)
+	first := hist.Add(t0, control.ReadLag(ctx, b, time.Second, targets...))
+	if first[0].Messages() != 6 || first[1].Messages() != 4 || first[0].Rate != -1 {
+		t.Fatalf("first reading: evaluators %d (rate %v), sink %d; want 6 (unknown), 4", first[0].Messages(), first[0].Rate, first[1].Messages())
+	}
+
+	// Two seconds later the evaluators have committed 4 more, the sink 2 (its first).
+	consume(eval, 0, 3)
+	consume(eval, 1, 1)
+	sinkSub, err := b.Subscribe(bus.SubscriberOptions{Group: "sink", Topics: []string{"decisions"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sinkSub.Close()
+	consume(sinkSub, 1, 2)
+	second := hist.Add(t0.Add(2*time.Second), control.ReadLag(ctx, b, time.Second, targets...))
+
+	st := control.Status{RunID: "r", State: "deciding", DeadLetters: 0, SubjectsIngested: 10}.WithLag(second)
+	if st.ETA != 2*time.Second {
+		t.Errorf("ETA = %v, want 2s (the sink: 2 messages at 1 msg/s)", st.ETA)
+	}
+	want := `run r: deciding
+  ingested:      0 rows, 10 subjects, 0 rejects
+  decided:       0 rows, 0 subjects (0 evaluator instances)
+  stored:        0 subjects
+  dead letters:  0
+  lag:           4 messages (all runs on the topics)
+    evaluators   eval on subjects: 2 [p0=0 p1=2], 2.0 msg/s, drained in ~1s
+    sink         sink on decisions: 2 [p0=2 p1=0], 1.0 msg/s, drained in ~2s
+  eta:           2s (backlog at the recent consumption rate)
+`
+	if got := st.String(); got != want {
+		t.Errorf("status:\n%s\nwant:\n%s", got, want)
+	}
+
+	// A reading that fails is shown with its error, and no ETA is guessed from it.
+	broken := append(targets, control.LagTarget{Role: "sink", Group: "sink", Topic: "missing"})
+	third := hist.Add(t0.Add(4*time.Second), control.ReadLag(ctx, b, time.Second, broken...))
+	st = control.Status{RunID: "r", State: "deciding"}.WithLag(third)
+	if st.ETA != 0 || !strings.Contains(st.String(), "  lag:           at least 4 messages") ||
+		!strings.Contains(st.String(), "sink on missing: n/a (") {
+		t.Errorf("with a failed reading (ETA %v):\n%s", st.ETA, st)
 	}
 }

@@ -22,7 +22,10 @@ type Status struct {
 	Evaluators  int
 	Started     time.Time
 	ETA         time.Duration // 0 when unknown or done
+	ETABasis    string        // how ETA was estimated
 	Reason      string        // why the run failed
+	// Lag is the consumer groups' backlog, when the caller read it (WithLag).
+	Lag []GroupLag
 }
 
 // StatusOf summarises st at time now.
@@ -59,7 +62,31 @@ func StatusOf(st RunState, now time.Time) Status {
 		rate := float64(s.SubjectsStored) / elapsed.Seconds()
 		if left := s.SubjectsIngested - s.SubjectsStored; left > 0 && rate > 0 {
 			s.ETA = time.Duration(float64(left) / rate * float64(time.Second))
+			s.ETABasis = "stored subjects at the average rate since start"
 		}
+	}
+	return s
+}
+
+// WithLag returns s with the consumer groups' lag. While the run is being decided, a
+// backlog on the topics that every group is consuming at a known recent rate gives the
+// ETA: the longest time a group needs to drain its backlog (the topics are consumed in
+// order, so the run is done when the slowest group has caught up).
+func (s Status) WithLag(groups []GroupLag) Status {
+	s.Lag = groups
+	if s.State != "deciding" {
+		return s
+	}
+	var longest time.Duration
+	for _, g := range groups {
+		d, ok := g.Drain()
+		if !ok {
+			return s
+		}
+		longest = max(longest, d)
+	}
+	if longest > 0 {
+		s.ETA, s.ETABasis = longest, "backlog at the recent consumption rate"
 	}
 	return s
 }
@@ -79,11 +106,11 @@ func (s Status) String() string {
 	} else {
 		fmt.Fprintf(&b, "  dead letters:  n/a\n")
 	}
-	fmt.Fprintf(&b, "  lag:           n/a (the bus reports no consumer-group lag)\n")
+	formatLag(&b, s.Lag)
 	switch {
 	case s.State == "complete" || s.State == "failed":
 	case s.ETA > 0:
-		fmt.Fprintf(&b, "  eta:           %s\n", s.ETA.Round(time.Second))
+		fmt.Fprintf(&b, "  eta:           %s (%s)\n", s.ETA.Round(time.Second), s.ETABasis)
 	default:
 		fmt.Fprintf(&b, "  eta:           n/a\n")
 	}
