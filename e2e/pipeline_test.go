@@ -286,7 +286,7 @@ func TestStatusBeforeTopics(t *testing.T) {
 		default:
 		}
 	}
-	args := append([]string{"status"}, h.busArgs()...)
+	args := h.statusArgs()
 	early.proc = h.start("status-early", lockedWriter{&early.mu, &early.parser}, append(args, "--wait", "--interval", "100ms", run)...)
 
 	h.sink("sink")

@@ -119,7 +119,7 @@ func (h *harness) watch(run string) *watcher {
 		default:
 		}
 	}
-	args := append([]string{"status"}, h.busArgs()...)
+	args := h.statusArgs()
 	args = append(args, "--kafka.fetch-max-wait", "100ms", "--wait", "--interval", "100ms", run)
 	w.proc = h.start("status", lockedWriter{&w.mu, &w.parser}, args...)
 	return w
@@ -185,10 +185,17 @@ func (w *watcher) complete(t *testing.T, timeout time.Duration) runStatus {
 	return st
 }
 
+// statusArgs starts a `clearway status` command line: the test's topics, and its
+// consumer groups, whose lag status reports.
+func (h *harness) statusArgs() []string {
+	return append([]string{"status"}, append(h.busArgs(),
+		"--evaluator-group", h.prefix+"evaluators", "--sink-group", h.prefix+"sink")...)
+}
+
 // statusOnce runs `clearway status` without --wait and parses its report.
 func (h *harness) statusOnce(t *testing.T, run string) runStatus {
 	t.Helper()
-	args := append([]string{"status"}, h.busArgs()...)
+	args := h.statusArgs()
 	args = append(args, "--kafka.fetch-max-wait", "100ms", "--settle", "500ms", "--timeout", "30s", run)
 	cmd := exec.Command(env.bin, args...)
 	cmd.Env = childEnv()
@@ -214,15 +221,19 @@ func TestStatusParser(t *testing.T) {
   decided:       183617 rows, 19888 subjects (2 evaluator instances)
   stored:        20112 subjects
   dead letters:  n/a
-  lag:           n/a (the bus reports no consumer-group lag)
-  eta:           3s
+  lag:           1736 messages (all runs on the topics)
+    evaluators   clearway-evaluator on clearway.subjects.v1: 1700 [p0=425 p1=425 p2=425 p3=425], 850.0 msg/s, drained in ~2s
+    sink         clearway-sink on clearway.decisions.v1: 36 [p0=9 p1=9 p2=9 p3=9], 870.5 msg/s, drained in ~0s
+  eta:           2s (backlog at the recent consumption rate)
 run r1: failed
   started:       2026-11-25T21:30:19Z
   ingested:      200002 rows, 21625 subjects, 3 rejects
   decided:       200002 rows, 21625 subjects (3 evaluator instances)
   stored:        21625 subjects
   dead letters:  1
-  lag:           n/a (the bus reports no consumer-group lag)
+  lag:           at least 0 messages (all runs on the topics)
+    evaluators   clearway-evaluator on clearway.subjects.v1: 0 [p0=0 p1=0 p2=0 p3=0], 12.5 msg/s
+    sink         clearway-sink on clearway.decisions.v1: n/a (lag of clearway-sink on clearway.decisions.v1: context deadline exceeded)
   reason:        attempt 2: no: such thing
 `
 	var got []runStatus
