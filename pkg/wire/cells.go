@@ -72,7 +72,7 @@ func (c *rowCols) add(cells record.Cells) {
 }
 
 // arrays wraps the two columns as Arrow binary arrays with validity valid.
-func (c *rowCols) arrays(valid *bitmap) (text, ends arrow.Array) {
+func (c *rowCols) arrays(valid *bitmap) (text, lengths arrow.Array) {
 	return c.text.binArray(valid), c.lens.binArray(valid)
 }
 
