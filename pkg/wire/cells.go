@@ -114,9 +114,9 @@ func viewRows(rec arrow.RecordBatch, textCol, lensCol int) (rowView, error) {
 
 // gatherEvents rebuilds the events of the rows r for which keep(r) holds (every row when
 // keep is nil), in row order. The kept rows' text is copied into one string per batch
-// and their cell end offsets (summed from the lengths) into one slab, so a row costs no allocation; the typed fields come
-// from doj.EventFromCells, and a row whose cells or fields fail validation makes the
-// batch malformed.
+// and their cell end offsets (summed from the lengths) into one slab, so a row costs no
+// allocation; the typed fields come from doj.EventFromCells, and a row whose cells or
+// fields fail validation makes the batch malformed.
 func gatherEvents(rows *rowView, n int, keep func(int) bool, src func(int) record.Source) ([]record.Event, error) {
 	toffs, loffs := rows.text.offs, rows.lens.offs
 	kept, size := 0, 0
