@@ -1,0 +1,167 @@
+"""Checks clearway's ClickHouse schema and the analysts' queries on a current ClickHouse.
+
+Run by scripts/check-clickhouse-current, which installs chDB (ClickHouse's engine as a
+Python module) and loads two runs into scratch databases on the local server (the
+project's 18.16). This program:
+
+  1. applies every schemas/clickhouse/NNN_*.sql to chDB as `clearway migrate` would on a
+     current server: version-gated migrations ("-- requires: clickhouse >= X.Y") apply
+     when chDB's version is at least X.Y; statements split as pkg/warehouse splits them;
+     then applies them all again (they must be idempotent);
+  2. copies the analytics tables of the two runs from the local server into chDB;
+  3. runs every query of docs/analytics.md ("### Qn." sections, ```sql blocks) on both
+     engines and requires the same rows (numbers compared to 1e-9 relative).
+
+chDB is clickhouse-local: it has no writable SQL access storage, so statements that
+need one (CREATE ROLE, GRANT) are only parsed (EXPLAIN AST) there.
+
+usage: check_clickhouse_current.py REPO HTTP_URL USER PASSWORD ANALYTICS_DB WORKDIR
+"""
+
+import base64
+import glob
+import os
+import re
+import sys
+import urllib.parse
+import urllib.request
+
+from chdb import session as chs
+
+ACCESS_STATEMENT = re.compile(r"^\s*(CREATE\s+ROLE|GRANT|REVOKE|CREATE\s+USER)\b", re.I)
+REQUIRES = re.compile(r"^-- requires: clickhouse >= ([0-9]+)\.([0-9]+)\s*$")
+HEADING = re.compile(r"^### (Q[0-9]+)\. (.*)$", re.M)
+TABLES = ["decisions", "people", "runs", "conviction_group_counts"]
+CH_DB = "clearway_analytics_current"
+CH_RESTRICTED = "clearway_restricted_current"
+
+
+def statements(sql):
+    """Splits like pkg/warehouse's statements(): a statement ends with ';' at the end of a
+    line; blank and comment-only lines are dropped."""
+    out, cur = [], []
+    for line in sql.split("\n"):
+        t = line.strip()
+        if not t or t.startswith("--"):
+            continue
+        cur.append(line)
+        if t.endswith(";"):
+            out.append("\n".join(cur).strip()[:-1])
+            cur = []
+    if "".join(cur).strip():
+        out.append("\n".join(cur).strip())
+    return out
+
+
+def doc_queries(path):
+    doc = open(path, encoding="utf-8").read()
+    heads = list(HEADING.finditer(doc))
+    out = []
+    for i, h in enumerate(heads):
+        body = doc[h.end(): heads[i + 1].start() if i + 1 < len(heads) else len(doc)]
+        _, _, after = body.partition("```sql\n")
+        sql, _, _ = after.partition("```")
+        if not sql:
+            raise SystemExit(f"{h.group(1)} has no ```sql block")
+        out.append((h.group(1), h.group(2), sql))
+    return out
+
+
+class Server:
+    """The local server over HTTP (the 18.16 reference)."""
+
+    def __init__(self, url, user, password):
+        self.url, self.auth = url, base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def query(self, sql):
+        req = urllib.request.Request(self.url + "/?" + urllib.parse.urlencode({"query": sql}), method="POST",
+                                     headers={"Authorization": "Basic " + self.auth})
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.read()
+
+
+def rows(tsv):
+    return [line.split("\t") for line in tsv.decode().split("\n") if line != ""]
+
+
+def same_cell(a, b):
+    if a == b:
+        return True
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y))
+
+
+def main():
+    repo, url, user, password, analytics, work = sys.argv[1:7]
+    s = chs.Session(os.path.join(work, "chdb"))
+    version = s.query("SELECT version()", "TSV").bytes().decode().strip()
+    major, minor = (int(p) for p in version.split(".")[:2])
+    print(f"chDB engine: ClickHouse {version}")
+    failures = 0
+
+    # 1. Migrations, twice.
+    for attempt in ("apply", "re-apply"):
+        for f in sorted(glob.glob(os.path.join(repo, "schemas/clickhouse/[0-9][0-9][0-9]_*.sql"))):
+            name = os.path.basename(f)
+            text = open(f, encoding="utf-8").read()
+            m = REQUIRES.match(text.split("\n", 1)[0])
+            if m and (major, minor) < (int(m.group(1)), int(m.group(2))):
+                print(f"  {attempt} {name}: skipped (needs {m.group(1)}.{m.group(2)})")
+                continue
+            text = text.replace("{{restricted}}", CH_RESTRICTED).replace("{{analytics}}", CH_DB)
+            parsed_only = 0
+            for st in statements(text):
+                try:
+                    if ACCESS_STATEMENT.match(st):
+                        s.query("EXPLAIN AST " + st)
+                        parsed_only += 1
+                    else:
+                        s.query(st)
+                except Exception as e:  # chDB raises its own exception types
+                    failures += 1
+                    print(f"FAIL {attempt} {name}: {e}\n{st}")
+            note = f" ({parsed_only} access statements parsed only)" if parsed_only else ""
+            print(f"  {attempt} {name}: ok{note}")
+
+    # 2. The runs' analytics tables, copied from the local server.
+    srv = Server(url, user, password)
+    for t in TABLES:
+        path = os.path.join(work, t + ".tsv")
+        with open(path, "wb") as out:
+            out.write(srv.query(f"SELECT * FROM {analytics}.{t} FORMAT TSVWithNamesAndTypes"))
+        s.query(f"INSERT INTO {CH_DB}.{t} SELECT * FROM file('{path}', 'TSVWithNamesAndTypes')")
+        n = s.query(f"SELECT count() FROM {CH_DB}.{t}", "TSV").bytes().decode().strip()
+        print(f"  copied {analytics}.{t}: {n} rows")
+
+    # 3. The analysts' queries on both engines.
+    queries = doc_queries(os.path.join(repo, "docs/analytics.md"))
+    for qid, title, sql in queries:
+        sql = sql.strip().rstrip(";")
+        try:
+            want = rows(srv.query(sql.replace("clearway_analytics.", analytics + ".") + "\nFORMAT TSV"))
+        except Exception as e:
+            failures += 1
+            print(f"FAIL {qid} ({title}) on the local server: {e}")
+            continue
+        try:
+            got = rows(s.query(sql.replace("clearway_analytics.", CH_DB + "."), "TSV").bytes())
+        except Exception as e:
+            failures += 1
+            print(f"FAIL {qid} ({title}) on ClickHouse {version}: {e}")
+            continue
+        same = len(got) == len(want) and all(
+            len(g) == len(w) and all(same_cell(a, b) for a, b in zip(g, w)) for g, w in zip(got, want))
+        if not same:
+            failures += 1
+            print(f"FAIL {qid} ({title}): results differ\n  {version}: {got[:5]}\n  local:  {want[:5]}")
+            continue
+        print(f"  {qid}: {len(got)} rows, identical ({title})")
+    print(f"{len(queries)} queries, {failures} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
