@@ -1,6 +1,6 @@
 // Command plot draws the load test's PNG plots from the samples loadtest/scaling
-// records: rows per stage over time for each evaluator count, and throughput against
-// the number of evaluators.
+// records: rows per stage and consumer lag over time for each evaluator count, and
+// throughput against the number of evaluators.
 //
 //	go run ./loadtest/plot -samples samples.csv -summary summary.csv -out DIR
 package main
@@ -22,7 +22,7 @@ import (
 )
 
 func main() {
-	samples := flag.String("samples", "", "CSV: evaluators,seconds,ingested_rows,decided_rows,stored_subjects,total_subjects")
+	samples := flag.String("samples", "", "CSV: evaluators,seconds,ingested_rows,decided_rows,stored_subjects,total_subjects[,evaluator_lag,sink_lag]")
 	summary := flag.String("summary", "", "CSV: evaluators,seconds,rows")
 	out := flag.String("out", ".", "folder for the PNG files")
 	flag.Parse()
@@ -110,6 +110,9 @@ func run(samplesPath, summaryPath, out string) error {
 		if err := p.Save(7*vg.Inch, 4*vg.Inch, filepath.Join(out, fmt.Sprintf("progress-%d-evaluators.png", n))); err != nil {
 			return err
 		}
+		if err := lagPlot(byN[n], n, out); err != nil {
+			return err
+		}
 	}
 	summary, err := readCSV(summaryPath)
 	if err != nil {
@@ -133,4 +136,41 @@ func run(samplesPath, summaryPath, out string) error {
 	p.NominalX(names...)
 	p.X.Label.Text = "evaluator processes"
 	return p.Save(6*vg.Inch, 4*vg.Inch, filepath.Join(out, "throughput-by-evaluators.png"))
+}
+
+// lagPlot draws both consumer groups' lag over time for one evaluator count, when the
+// samples have lag columns (older samples.csv files do not); unreadable lag (-1) is
+// left out.
+func lagPlot(samples [][]float64, n int, out string) error {
+	if len(samples) == 0 || len(samples[0]) < 8 {
+		return nil
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Consumer lag, %d evaluator(s)", n)
+	p.X.Label.Text = "seconds since ingest started"
+	p.Y.Label.Text = "messages not yet committed"
+	p.Legend.Top, p.Legend.Left = true, true
+	for k, group := range []struct {
+		name string
+		col  int
+	}{{"evaluators (subjects topic)", 6}, {"sink (decisions topic)", 7}} {
+		pts := make(plotter.XYs, 0, len(samples))
+		for _, s := range samples {
+			if s[group.col] >= 0 {
+				pts = append(pts, plotter.XY{X: s[1], Y: s[group.col]})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		l.Color = palette[k]
+		l.Width = vg.Points(2)
+		p.Add(l)
+		p.Legend.Add(group.name, l)
+	}
+	return p.Save(7*vg.Inch, 4*vg.Inch, filepath.Join(out, fmt.Sprintf("lag-%d-evaluators.png", n)))
 }
