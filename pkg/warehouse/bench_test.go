@@ -3,6 +3,10 @@ package warehouse_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,16 +54,23 @@ func syntheticResults(n, k int) []eligibility.Result {
 
 // BenchmarkWriterInsert measures decision rows per second through the writer into the
 // local server: both databases, the people rows and the aggregate rebuild of Close
-// included.
+// included. Besides wall-clock decisions/s it reports the CPU the writer's process
+// spent per 1M decisions (client-cpu-s/1M, user+sys from getrusage: the writer and
+// clickhouse-go, the Go runtime included) and, when CLEARWAY_BENCH_CLICKHOUSE_PID
+// names the server's process (on this machine), the server's CPU per 1M decisions
+// (server-cpu-s/1M, from /proc/PID/stat; the server must not be busy with other
+// work). CPU time stays meaningful when other processes share the cores.
 func BenchmarkWriterInsert(b *testing.B) {
 	conn, dbs := migratedB(b)
 	const subjects, perSubject = 100_000, 3
 	results := syntheticResults(subjects, perSubject)
 	ctx := context.Background()
 	at := record.MakeDate(2024, 7, 1)
+	serverPID := os.Getenv("CLEARWAY_BENCH_CLICKHOUSE_PID")
 	b.ResetTimer()
 	var rows int64
 	start := time.Now()
+	client0, server0 := processCPU(b), serverCPU(b, serverPID)
 	for i := range b.N {
 		w, err := warehouse.NewWriter(ctx, conn, warehouse.WriterConfig{
 			Databases: dbs, PseudonymKey: testKey, BatchRows: warehouse.MaxBatchRows,
@@ -79,6 +90,44 @@ func BenchmarkWriterInsert(b *testing.B) {
 		rows += subjects * perSubject
 	}
 	b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "decisions/s")
+	perM := 1e6 / float64(rows)
+	b.ReportMetric((processCPU(b)-client0).Seconds()*perM, "client-cpu-s/1M")
+	if serverPID != "" {
+		b.ReportMetric((serverCPU(b, serverPID)-server0).Seconds()*perM, "server-cpu-s/1M")
+	}
+}
+
+// processCPU is the user+sys CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serverCPU is the user+sys CPU time process pid has used, from /proc/pid/stat (0 when
+// pid is ""). Linux reports it in clock ticks of 1/100 s.
+func serverCPU(b *testing.B, pid string) time.Duration {
+	if pid == "" {
+		return 0
+	}
+	raw, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		b.Fatalf("CLEARWAY_BENCH_CLICKHOUSE_PID: %v", err)
+	}
+	// The command name (field 2) may hold spaces; fields after its ')' are plain.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	const utime, stime = 11, 12 // fields 14 and 15, counted from field 3
+	var ticks int64
+	for _, i := range []int{utime, stime} {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			b.Fatalf("CLEARWAY_BENCH_CLICKHOUSE_PID: /proc/%s/stat: %v", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / 100)
 }
 
 // BenchmarkCountyAggregate10M generates 10M decision rows on the server (INSERT …
