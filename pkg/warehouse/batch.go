@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -66,11 +65,15 @@ func newBatch(rows int) *batch {
 	b := &batch{}
 	b.rd.grow(rows)
 	b.convs = make([]convRow, 0, rows)
+	b.persons = make([]personRow, 0, rows)
 	return b
 }
 
-// size is what counts towards the batch limit: decisions, people and rejects.
-func (b *batch) size() int { return len(b.rd.runID) + len(b.persons) + len(b.rj.runID) }
+// size is what counts towards the batch limit: the rows of its largest insert
+// (decisions, people or rejects), each table being inserted on its own. Every insert
+// makes a part (a folder of two files per column) that the server creates and later
+// merges; filling each insert up to the limit makes fewer of them.
+func (b *batch) size() int { return max(len(b.rd.runID), len(b.persons), len(b.rj.runID)) }
 
 func (b *batch) empty() bool { return b.size() == 0 }
 
@@ -457,8 +460,8 @@ func (b *batch) addSubject(w *Writer, r *eligibility.Result) {
 	var name, cii string
 	if len(s.Events) > 0 {
 		c := s.Events[0].Cells
-		p.race = orUnknown(strings.TrimSpace(cellOf(c, doj.ColRaceDescr)))
-		p.gender = orUnknown(strings.TrimSpace(cellOf(c, doj.ColGender)))
+		p.race = trimmedOrUnknown(cellOf(c, doj.ColRaceDescr))
+		p.gender = trimmedOrUnknown(cellOf(c, doj.ColGender))
 		name = cellOf(c, doj.ColPriName)
 		cii = cellOf(c, doj.ColCIINumber)
 	} else {
@@ -517,6 +520,8 @@ func (b *batch) addSubject(w *Writer, r *eligibility.Result) {
 			policy: c.Policy, hash: c.PolicyHash, conviction: uint16(i), year: year, felony: felony, det: det,
 		})
 	}
+
+	w.tally(p, b.convs[p.first:])
 
 	cur, all := report.ClearRecords(r, w.computeAt)
 	p.convictions = uint16(cur.Convictions())

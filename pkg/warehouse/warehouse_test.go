@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -408,5 +409,57 @@ func TestLargeInsertInBlocks(t *testing.T) {
 		if got != q.want {
 			t.Errorf("%s = %d, want %d", q.sql, got, q.want)
 		}
+	}
+}
+
+// TestAggregatesFromTallyEqualRebuild checks that the groups a writer writes from its
+// own tally (a fresh run: the stored decisions are exactly the rows it sent) are the
+// rows the server computes from the deduplicated decisions (RebuildAggregates).
+func TestAggregatesFromTallyEqualRebuild(t *testing.T) {
+	conn, dbs := migrated(t)
+	ctx := context.Background()
+	run := runWithClickHouse(t, conn, dbs, "test-tally")
+	groups := func() []string {
+		t.Helper()
+		rows, err := conn.Query(ctx, "SELECT concat(county, '|', section, '|', toString(determination), '|', race, '|', gender, '|', "+
+			"age_band, '|', toString(felony), '|', toString(convictions), '|', toString(people)) AS g FROM "+
+			dbs.Analytics+".conviction_groups WHERE run_id = 'test-tally' ORDER BY g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var g string
+			if err := rows.Scan(&g); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, g)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	tallied := groups()
+	if err := warehouse.RebuildAggregates(ctx, conn, dbs, "test-tally"); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt := groups()
+	if len(rebuilt) == 0 {
+		t.Fatal("the server rebuilt no groups")
+	}
+	if !slices.Equal(tallied, rebuilt) {
+		t.Fatalf("groups from the writer's tally differ from the rebuild:\ntally   %d rows %q\nrebuild %d rows %q", len(tallied), tallied, len(rebuilt), rebuilt)
+	}
+	var convictions, multi uint64
+	if err := conn.QueryRow(ctx, "SELECT sum(convictions), countIf(people < convictions) FROM "+dbs.Analytics+".conviction_groups WHERE run_id = 'test-tally'").Scan(&convictions, &multi); err != nil {
+		t.Fatal(err)
+	}
+	if convictions != uint64(run.summary.Totals.ConvictionsEvaluated) {
+		t.Fatalf("aggregate convictions %d, want %d", convictions, run.summary.Totals.ConvictionsEvaluated)
+	}
+	if multi == 0 {
+		t.Fatal("no group has a person counted for two convictions: the input does not test the distinct people count")
 	}
 }

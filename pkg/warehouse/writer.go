@@ -88,6 +88,11 @@ type Writer struct {
 	cur, spare *batch
 	inflight   chan sent // result of the batch being sent; nil when none
 	firstRow   time.Time // when cur received its first row
+
+	// groups tallies the run's conviction_groups as rows are added (see tally).
+	groups     map[groupKey]*groupCount
+	subjectSeq uint64 // numbers the subjects tallied, from 1
+
 	// summary carries the run's provenance and timing for the runs table; the counts
 	// it needs are kept here rather than by Summary.Add, whose breakdowns the runs
 	// table does not store (and which cost more than building the rows).
@@ -123,6 +128,7 @@ func NewWriter(ctx context.Context, conn driver.Conn, cfg WriterConfig) (*Writer
 		version:   cfg.Version,
 		mac:       hmac.New(sha256.New, cfg.PseudonymKey),
 		dates:     map[record.Date]string{},
+		groups:    map[groupKey]*groupCount{},
 		earliest:  record.NoDate,
 		computeAt: cfg.Info.ComputeAt,
 		cur:       newBatch(cfg.BatchRows),
@@ -254,9 +260,10 @@ func (w *Writer) Flush() error {
 	return w.wait()
 }
 
-// Close flushes the last rows, rebuilds the run's conviction_groups from the stored
-// decisions (RebuildAggregates) and records the run as complete with its counts and
-// timings. A failure records it as failed.
+// Close flushes the last rows, writes the run's conviction_groups (from the writer's
+// own tally when the stored decisions are exactly the rows it sent, else rebuilt from
+// the stored decisions as RebuildAggregates does) and records the run as complete with
+// its counts and timings. A failure records it as failed.
 func (w *Writer) Close(_ context.Context, st report.RunStats) error {
 	if w.closed {
 		return errors.New("warehouse: writer closed twice")
@@ -264,10 +271,8 @@ func (w *Writer) Close(_ context.Context, st report.RunStats) error {
 	w.closed = true
 	err := w.Flush()
 	if err == nil {
-		err = w.cfg.Retry.do(w.ctx, "rebuild the aggregates of run "+w.cfg.Info.RunID,
-			w.observe(w.cfg.Databases.Analytics, "conviction_group_counts", 0, func() error {
-				return rebuildAggregates(w.ctx, w.conn, w.cfg.Databases, w.cfg.Info.RunID, w.version+1)
-			}))
+		err = w.cfg.Retry.do(w.ctx, "write the aggregates of run "+w.cfg.Info.RunID,
+			w.observe(w.cfg.Databases.Analytics, "conviction_group_counts", 0, w.writeAggregates))
 	}
 	if err == nil && w.cfg.CountStored {
 		err = w.countStored()
@@ -377,6 +382,14 @@ func dateTime(d record.Date) time.Time {
 // group exactly like summary.json's breakdowns.
 func orUnknown(s string) string {
 	if strings.TrimSpace(s) == "" {
+		return report.KeyUnknown
+	}
+	return s
+}
+
+// trimmedOrUnknown is orUnknown(strings.TrimSpace(s)), trimming once.
+func trimmedOrUnknown(s string) string {
+	if s = strings.TrimSpace(s); s == "" {
 		return report.KeyUnknown
 	}
 	return s
