@@ -86,7 +86,9 @@ func (w *Writer) tally(p *personRow, convs []convRow) {
 // CountStored) and the run holds as many decision rows as it sent: the stored rows
 // include every row sent (each insert was acknowledged), so equal counts leave no room
 // for a copy from a retried insert, nor for rows of another writer of the same run id.
-// Otherwise Close has the server rebuild the groups from the deduplicated rows.
+// (A later writer of the same run id whose rows replaced some of these in a merge
+// rewrites the aggregates itself when it closes, with a higher version.) Otherwise
+// Close has the server rebuild the groups from the deduplicated rows.
 func (w *Writer) tallied() (bool, error) {
 	if w.cfg.CountStored {
 		return false, nil

@@ -59,7 +59,9 @@ type WriterConfig struct {
 	// CountStored makes Close record the run's subject and conviction counts (and
 	// earliest conviction) as read back from the stored, deduplicated rows instead of
 	// what this writer was given: for writers that see rows twice or only some of the
-	// run's rows (the sink, after redeliveries or a restart).
+	// run's rows (the sink, after redeliveries or a restart). A writer without it must
+	// be given each of the run's subjects exactly once (as the embedded pipeline
+	// does): its counts, and the aggregates it may write from its own tally, rely on it.
 	CountStored bool
 	// Observe, when set, is called after every insert statement (each try), from the
 	// goroutine that made it: metrics hooks (pkg/telemetry) go here.
