@@ -10,16 +10,22 @@ project's 18.16). This program:
      then applies them all again (they must be idempotent);
   2. copies the analytics tables of the two runs from the local server into chDB;
   3. runs every query of docs/analytics.md ("### Qn." sections, ```sql blocks) on both
-     engines and requires the same rows (numbers compared to 1e-9 relative).
+     engines and requires the same rows (numbers compared to 1e-9 relative);
+  4. replays the statements pkg/warehouse sent to the local server in
+     TestRecordStatements (migrate, the writer's aggregates rebuild and clean-up, the
+     reads of `clearway report`), arguments bound as clickhouse-go binds them: every one
+     must run on the current engine, and the reads of run data must return the same rows
+     on both engines.
 
 chDB is clickhouse-local: it has no writable SQL access storage, so statements that
 need one (CREATE ROLE, GRANT) are only parsed (EXPLAIN AST) there.
 
-usage: check_clickhouse_current.py REPO HTTP_URL USER PASSWORD ANALYTICS_DB WORKDIR
+usage: check_clickhouse_current.py REPO HTTP_URL USER PASSWORD RESTRICTED_DB ANALYTICS_DB WORKDIR STATEMENTS_JSON
 """
 
 import base64
 import glob
+import json
 import os
 import re
 import sys
@@ -31,7 +37,8 @@ from chdb import session as chs
 ACCESS_STATEMENT = re.compile(r"^\s*(CREATE\s+ROLE|GRANT|REVOKE|CREATE\s+USER)\b", re.I)
 REQUIRES = re.compile(r"^-- requires: clickhouse >= ([0-9]+)\.([0-9]+)\s*$")
 HEADING = re.compile(r"^### (Q[0-9]+)\. (.*)$", re.M)
-TABLES = ["decisions", "people", "runs", "conviction_group_counts"]
+TABLES = [("analytics", t) for t in ("decisions", "people", "runs", "conviction_group_counts")] + \
+    [("restricted", t) for t in ("decisions", "rejects")]
 CH_DB = "clearway_analytics_current"
 CH_RESTRICTED = "clearway_restricted_current"
 
@@ -81,7 +88,32 @@ class Server:
 
 
 def rows(tsv):
-    return [line.split("\t") for line in tsv.decode().split("\n") if line != ""]
+    return [line.split("\t") for line in tsv.decode("utf-8", "surrogateescape").split("\n") if line != ""]
+
+
+def bind(sql, args):
+    """Formats positional ? arguments into sql as clickhouse-go does (outside quotes)."""
+    out, i, quoted = [], 0, False
+    for ch in sql:
+        if ch == "'":
+            quoted = not quoted
+        if ch == "?" and not quoted:
+            a = args[i]
+            i += 1
+            if isinstance(a, str):
+                out.append("'" + a.replace("\\", "\\\\").replace("'", "\\'") + "'")
+            else:
+                out.append(str(int(a)))
+            continue
+        out.append(ch)
+    if i != len(args or []):
+        raise ValueError(f"{len(args)} arguments for {i} placeholders")
+    return "".join(out)
+
+
+def same_rows(got, want):
+    return len(got) == len(want) and all(
+        len(g) == len(w) and all(same_cell(a, b) for a, b in zip(g, w)) for g, w in zip(got, want))
 
 
 def same_cell(a, b):
@@ -95,7 +127,9 @@ def same_cell(a, b):
 
 
 def main():
-    repo, url, user, password, analytics, work = sys.argv[1:7]
+    repo, url, user, password, restricted, analytics, work, recorded = sys.argv[1:9]
+    local_db = {"restricted": restricted, "analytics": analytics}
+    current_db = {"restricted": CH_RESTRICTED, "analytics": CH_DB}
     s = chs.Session(os.path.join(work, "chdb"))
     version = s.query("SELECT version()", "TSV").bytes().decode().strip()
     major, minor = (int(p) for p in version.split(".")[:2])
@@ -128,13 +162,13 @@ def main():
 
     # 2. The runs' analytics tables, copied from the local server.
     srv = Server(url, user, password)
-    for t in TABLES:
-        path = os.path.join(work, t + ".tsv")
+    for db, t in TABLES:
+        path = os.path.join(work, f"{db}.{t}.tsv")
         with open(path, "wb") as out:
-            out.write(srv.query(f"SELECT * FROM {analytics}.{t} FORMAT TSVWithNamesAndTypes"))
-        s.query(f"INSERT INTO {CH_DB}.{t} SELECT * FROM file('{path}', 'TSVWithNamesAndTypes')")
-        n = s.query(f"SELECT count() FROM {CH_DB}.{t}", "TSV").bytes().decode().strip()
-        print(f"  copied {analytics}.{t}: {n} rows")
+            out.write(srv.query(f"SELECT * FROM {local_db[db]}.{t} FORMAT TSVWithNamesAndTypes"))
+        s.query(f"INSERT INTO {current_db[db]}.{t} SELECT * FROM file('{path}', 'TSVWithNamesAndTypes')")
+        n = s.query(f"SELECT count() FROM {current_db[db]}.{t}", "TSV").bytes().decode().strip()
+        print(f"  copied {db} {t}: {n} rows")
 
     # 3. The analysts' queries on both engines.
     queries = doc_queries(os.path.join(repo, "docs/analytics.md"))
@@ -152,13 +186,46 @@ def main():
             failures += 1
             print(f"FAIL {qid} ({title}) on ClickHouse {version}: {e}")
             continue
-        same = len(got) == len(want) and all(
-            len(g) == len(w) and all(same_cell(a, b) for a, b in zip(g, w)) for g, w in zip(got, want))
-        if not same:
+        if not same_rows(got, want):
             failures += 1
             print(f"FAIL {qid} ({title}): results differ\n  {version}: {got[:5]}\n  local:  {want[:5]}")
             continue
         print(f"  {qid}: {len(got)} rows, identical ({title})")
+
+    # 4. pkg/warehouse's own statements, as recorded against the local server.
+    rec = json.load(open(recorded, encoding="utf-8"))
+    names = {rec["restricted"]: "restricted", rec["analytics"]: "analytics"}
+    scratch = re.compile(r"^CREATE DATABASE \w+$")  # the test's scratch databases
+    replayed = compared = 0
+    for st in rec["statements"]:
+        sql = bind(st["sql"], st["args"] or [])
+        if scratch.match(sql):
+            continue
+        on_current, on_local = sql, sql
+        for name, db in names.items():
+            on_current = on_current.replace(name, current_db[db])
+            on_local = on_local.replace(name, local_db[db])
+        try:
+            got = rows(s.query(on_current, "TSV").bytes())
+        except Exception as e:
+            failures += 1
+            print(f"FAIL replay on ClickHouse {version}: {e}\n{on_current}")
+            continue
+        replayed += 1
+        reads_run_data = st["kind"] == "query" and "run_id = " in sql and "system." not in sql
+        if reads_run_data:
+            compared += 1
+            want = rows(srv.query(on_local + "\nFORMAT TSV"))
+            if not same_rows(got, want):
+                failures += 1
+                print(f"FAIL replay: results differ\n{on_current}\n  {version}: {got[:3]}\n  local:  {want[:3]}")
+    # The replayed rebuild wrote a newer version of the aggregates: the view must show
+    # the same groups as the local server's.
+    groups = "SELECT * FROM {}.conviction_groups ORDER BY run_id, county, section, toString(determination), race, gender, age_band, felony"
+    if not same_rows(rows(s.query(groups.format(CH_DB), "TSV").bytes()), rows(srv.query(groups.format(analytics) + " FORMAT TSV"))):
+        failures += 1
+        print("FAIL conviction_groups after the replayed rebuild differ between the engines")
+    print(f"  replayed {replayed} pkg/warehouse statements ({compared} reads of run data compared)")
     print(f"{len(queries)} queries, {failures} failures")
     return 1 if failures else 0
 
