@@ -47,6 +47,10 @@ type Config struct {
 	Compression  string // "", "none", "gzip", "snappy", "lz4" or "zstd"
 	MaxAttempts  int    // tries per batch before Publish fails
 	WriteTimeout time.Duration
+	// Outage is how long Publish goes on retrying a batch that keeps failing for a
+	// transient reason (broker unreachable, leader moving) after kafka-go's MaxAttempts
+	// are spent: long enough to ride out a broker restart. 0 fails at once.
+	Outage time.Duration
 
 	// Consumer.
 	FetchMinBytes     int
@@ -84,6 +88,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Compression, flagPrefix+"compression", "none", "producer: none, gzip, snappy, lz4 or zstd")
 	fs.IntVar(&c.MaxAttempts, flagPrefix+"max-attempts", 10, "producer: tries per batch before a publish fails")
 	fs.DurationVar(&c.WriteTimeout, flagPrefix+"write-timeout", 10*time.Second, "producer: timeout of one produce request")
+	fs.DurationVar(&c.Outage, flagPrefix+"outage", 2*time.Minute, "producer: how long a publish failing for a transient reason (broker down, leader moving) keeps retrying before the service gives up")
 
 	fs.IntVar(&c.FetchMinBytes, flagPrefix+"fetch-min-bytes", 1, "consumer: bytes a fetch waits for")
 	fs.IntVar(&c.FetchMaxBytes, flagPrefix+"fetch-max-bytes", 16<<20, "consumer: largest fetch response; at least the largest message")
@@ -161,6 +166,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := compressionCodec(c.Compression); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Outage < 0 {
+		add("negative outage %s", c.Outage)
 	}
 	if c.MaxAttempts < 1 {
 		add("max attempts %d < 1", c.MaxAttempts)

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -14,13 +15,17 @@ import (
 
 // Publisher writes to Kafka through one kafka-go Writer. Publish is synchronous: it returns
 // once all in-sync replicas acknowledged every message (RequiredAcks=all), after up to
-// Config.MaxAttempts tries per batch. kafka-go has no idempotent producer, so a retried
-// batch may be stored twice; consumers deduplicate. It is safe for concurrent use, and
+// Config.MaxAttempts tries per batch, and, while the failure is transient (broker
+// unreachable, leader moving), further tries with backoff for up to Config.Outage, so that
+// services ride out a broker restart instead of exiting. kafka-go has no idempotent
+// producer, so a retried batch may be stored twice; consumers deduplicate. It is safe for concurrent use, and
 // sharing one Publisher between goroutines gives the best batches.
 type Publisher struct {
-	w     *kafkago.Writer
-	admin *Admin
-	opts  bus.PublisherOptions
+	w      *kafkago.Writer
+	admin  *Admin
+	opts   bus.PublisherOptions
+	outage time.Duration
+	log    *slog.Logger
 
 	mu         sync.Mutex
 	partitions map[string]int // partition counts, to check topics and explicit partitions
@@ -57,7 +62,8 @@ func NewPublisher(cfg Config, opts bus.PublisherOptions) (*Publisher, error) {
 		Transport:              cfg.transport(),
 		AllowAutoTopicCreation: false,
 	}
-	return &Publisher{w: w, admin: admin, opts: opts, partitions: make(map[string]int)}, nil
+	return &Publisher{w: w, admin: admin, opts: opts, outage: cfg.Outage, log: cfg.Logger,
+		partitions: make(map[string]int)}, nil
 }
 
 // balancer routes by bus.PartitionFor, or to Message.Partition for explicit partitioning
@@ -96,10 +102,69 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...bus.Message) error {
 		}
 		out[i] = km
 	}
-	if err := p.w.WriteMessages(ctx, out...); err != nil {
+	if err := p.write(ctx, out); err != nil {
 		return fmt.Errorf("publish %d messages to %s: %w", len(msgs), msgs[0].Topic, err)
 	}
 	return nil
+}
+
+// Backoff between the tries of a publish riding out an outage.
+const (
+	outageBackoffMin = 250 * time.Millisecond
+	outageBackoffMax = 5 * time.Second
+)
+
+// write sends msgs, retrying transient failures for up to p.outage after the first one.
+func (p *Publisher) write(ctx context.Context, msgs []kafkago.Message) error {
+	var (
+		deadline time.Time
+		backoff  = outageBackoffMin
+	)
+	for {
+		err := p.w.WriteMessages(ctx, msgs...)
+		if err == nil || ctx.Err() != nil || !transient(err) {
+			return err
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(p.outage)
+		}
+		if !now.Before(deadline) {
+			return fmt.Errorf("gave up after %s of broker trouble: %w", p.outage, err)
+		}
+		if p.log != nil {
+			p.log.Warn("publish failed, retrying", "messages", len(msgs), "topic", msgs[0].Topic, "retry_in", backoff, "err", err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, outageBackoffMax)
+	}
+}
+
+// transient reports whether a failed write may succeed if tried again: Kafka errors that
+// the protocol marks temporary (leader moving, coordinator loading, …), and anything that
+// is not a Kafka error (connection refused, timeouts, a closed connection). A write
+// failing on a permanent Kafka error (message too large, not authorised) is not retried.
+func transient(err error) bool {
+	var werrs kafkago.WriteErrors
+	if errors.As(err, &werrs) {
+		for _, e := range werrs {
+			if e != nil && !transient(e) {
+				return false
+			}
+		}
+		return true
+	}
+	var kerr kafkago.Error
+	if errors.As(err, &kerr) {
+		return kerr.Temporary()
+	}
+	return true
 }
 
 // check rejects unknown topics and explicit partitions out of range before anything is
