@@ -522,7 +522,9 @@ func (b *batch) addSubject(w *Writer, r *eligibility.Result) {
 		})
 	}
 
-	w.tally(p, b.convs[p.first:])
+	if !w.cfg.CountStored { // such writers have the server rebuild the aggregates (tallied)
+		w.tally(p, b.convs[p.first:])
+	}
 
 	cur, all := report.ClearRecords(r, w.computeAt)
 	p.convictions = uint16(cur.Convictions())
