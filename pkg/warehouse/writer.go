@@ -63,6 +63,11 @@ type WriterConfig struct {
 	// be given each of the run's subjects exactly once (as the embedded pipeline
 	// does): its counts, and the aggregates it may write from its own tally, rely on it.
 	CountStored bool
+	// CompletedByCaller makes a failed Close leave the run recorded "running" instead of
+	// "failed": for callers that complete the run again until it succeeds (the sink
+	// retries a completion while ClickHouse fails), where "failed" would be untrue and
+	// would race with the retry's rows of the same version.
+	CompletedByCaller bool
 	// Observe, when set, is called after every insert statement (each try), from the
 	// goroutine that made it: metrics hooks (pkg/telemetry) go here.
 	Observe func(Insert)
@@ -280,7 +285,9 @@ func (w *Writer) Close(_ context.Context, st report.RunStats) error {
 		err = w.countStored()
 	}
 	if err != nil {
-		_ = w.writeRun(runFailed, st)
+		if !w.cfg.CompletedByCaller {
+			_ = w.writeRun(runFailed, st)
+		}
 		return err
 	}
 	return w.writeRun(runComplete, st)

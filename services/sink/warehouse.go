@@ -253,7 +253,7 @@ func (c *chSink) writer(ctx context.Context, s *Service, id string, attempt int)
 	w, err := warehouse.NewWriter(ctx, c.cfg.Conn, warehouse.WriterConfig{
 		Databases: c.cfg.Databases, PseudonymKey: c.cfg.PseudonymKey, Info: info,
 		BatchRows: c.cfg.BatchRows, Retry: c.cfg.Retry,
-		Version: uint64(attempt), CountStored: true,
+		Version: uint64(attempt), CountStored: true, CompletedByCaller: true,
 		Observe: func(i warehouse.Insert) {
 			in.ClickHouseInsert(context.Background(), i.Table, int64(i.Rows), i.Duration.Seconds(), i.Err == nil)
 		},
