@@ -40,8 +40,8 @@ type Header struct {
 //
 // On Publish, Topic, Key, Value and Headers are used; Partition only when the publisher
 // partitions explicitly (PartitionExplicit); Offset is ignored; a zero Time means "now".
-// On Fetch every field is filled in. Fetched byte slices must be treated as read-only:
-// the memory bus shares them between consumer groups.
+// On Fetch every field is filled in (Local only as described there). Fetched byte slices
+// must be treated as read-only: the memory bus shares them between consumer groups.
 type Message struct {
 	Topic     string
 	Partition int
@@ -50,6 +50,13 @@ type Message struct {
 	Value     []byte
 	Headers   []Header
 	Time      time.Time
+	// Local optionally carries the message's content already decoded, for a consumer in
+	// the same process: bus/memory delivers it as is (shared by every consumer group, so
+	// it must be treated as read-only), and a message with Local may leave Value empty.
+	// bus/kafka never sends it and refuses a message with Local but no Value. Publishers
+	// set it only when InProcess says the publisher is in process; consumers use it when
+	// present and decode Value otherwise.
+	Local any
 }
 
 // Header returns the value of the first header named key.
@@ -123,6 +130,14 @@ type Publisher interface {
 	// Close flushes nothing (Publish is synchronous) and releases resources. It is safe to
 	// call more than once.
 	Close() error
+}
+
+// InProcess reports whether p delivers messages within this process (it has an
+// InProcess() bool method answering true), so that Message.Local reaches consumers and
+// encoding Value can be skipped.
+func InProcess(p Publisher) bool {
+	ip, ok := p.(interface{ InProcess() bool })
+	return ok && ip.InProcess()
 }
 
 // Subscriber consumes topics as one member of a consumer group.

@@ -64,6 +64,7 @@ func Run(t *testing.T, factory Factory) {
 		{"EnsureTopicsIdempotent", testEnsureTopics},
 		{"Lag", testLag},
 		{"Close", testClose},
+		{"LocalContent", testLocal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -747,5 +748,38 @@ func testLag(e *env) {
 	}
 	if _, err := e.b.Admin.Lag(e.ctx, group, e.name("missing")); !errors.Is(err, bus.ErrUnknownTopic) {
 		t.Errorf("Lag on a missing topic = %v, want ErrUnknownTopic", err)
+	}
+}
+
+// testLocal checks Message.Local: an in-process publisher (bus.InProcess) delivers it as
+// is, with or without a Value; any other refuses a message with Local but no Value and
+// delivers Value without Local.
+func testLocal(e *env) {
+	t := e.t
+	topic := e.topic(1)
+	pub := e.publisher(bus.PartitionExplicit)
+	type batch struct{ n int }
+	local := &batch{n: 7}
+	if bus.InProcess(pub) {
+		e.publish(pub, bus.Message{Topic: topic, Key: []byte("k"), Local: local},
+			bus.Message{Topic: topic, Key: []byte("k"), Value: []byte("v")})
+		sub := e.subscriber(e.name("group"), topic)
+		got := e.fetchN(sub, 2, 10)
+		if b, ok := got[0].Local.(*batch); !ok || b != local || got[0].Value != nil {
+			t.Errorf("in process: got Local %v and Value %q, want the published batch and no value", got[0].Local, got[0].Value)
+		}
+		if got[1].Local != nil || string(got[1].Value) != "v" {
+			t.Errorf("in process: got Local %v and Value %q, want no Local and \"v\"", got[1].Local, got[1].Value)
+		}
+		return
+	}
+	if err := pub.Publish(e.ctx, bus.Message{Topic: topic, Key: []byte("k"), Local: local}); err == nil {
+		t.Errorf("a message with Local and no Value was published by a publisher that is not in process")
+	}
+	e.publish(pub, bus.Message{Topic: topic, Key: []byte("k"), Value: []byte("v"), Local: local})
+	sub := e.subscriber(e.name("group"), topic)
+	got := e.fetchN(sub, 1, 10)
+	if got[0].Local != nil || string(got[0].Value) != "v" {
+		t.Errorf("got Local %v and Value %q, want no Local and \"v\"", got[0].Local, got[0].Value)
 	}
 }

@@ -93,6 +93,9 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...bus.Message) error {
 		if err := p.check(ctx, m); err != nil {
 			return err
 		}
+		if m.Local != nil && m.Value == nil {
+			return fmt.Errorf("publish to %s: a message with Local content needs its Value to cross the broker", m.Topic)
+		}
 		km := kafkago.Message{Topic: m.Topic, Partition: m.Partition, Key: m.Key, Value: m.Value, Time: m.Time}
 		if len(m.Headers) > 0 {
 			km.Headers = make([]kafkago.Header, len(m.Headers))

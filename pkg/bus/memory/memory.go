@@ -29,6 +29,8 @@ type Config struct {
 	// blocks until consumers commit or its context ends. Zero means
 	// DefaultPartitionCapacity.
 	PartitionCapacity int
+	// TopicCapacity overrides PartitionCapacity for the topics it names.
+	TopicCapacity map[string]int
 }
 
 // Broker is the in-process bus. Its zero value is not usable; call New.
@@ -37,7 +39,8 @@ type Config struct {
 // taken a few times per batch and contention is not where the time goes. Waiters block on
 // a broadcast channel that is closed and replaced on every state change.
 type Broker struct {
-	capacity int
+	capacity      int
+	topicCapacity map[string]int
 
 	mu      sync.Mutex
 	topics  map[string]*topic
@@ -48,6 +51,7 @@ type Broker struct {
 
 type topic struct {
 	name       string
+	capacity   int
 	partitions []*partition
 }
 
@@ -73,11 +77,12 @@ func New(cfg Config) *Broker {
 		capacity = DefaultPartitionCapacity
 	}
 	return &Broker{
-		capacity: capacity,
-		topics:   make(map[string]*topic),
-		groups:   make(map[string]*group),
-		changed:  make(chan struct{}),
-		now:      time.Now,
+		capacity:      capacity,
+		topicCapacity: cfg.TopicCapacity,
+		topics:        make(map[string]*topic),
+		groups:        make(map[string]*group),
+		changed:       make(chan struct{}),
+		now:           time.Now,
 	}
 }
 
@@ -103,7 +108,10 @@ func (b *Broker) EnsureTopics(ctx context.Context, specs ...bus.TopicSpec) error
 		if _, ok := b.topics[s.Name]; ok {
 			continue
 		}
-		t := &topic{name: s.Name, partitions: make([]*partition, s.Partitions)}
+		t := &topic{name: s.Name, capacity: b.capacity, partitions: make([]*partition, s.Partitions)}
+		if c := b.topicCapacity[s.Name]; c > 0 {
+			t.capacity = c
+		}
 		for i := range t.partitions {
 			t.partitions[i] = &partition{}
 		}
@@ -183,7 +191,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...bus.Message) error {
 				return err
 			}
 			part := t.partitions[pi]
-			if len(part.msgs) < b.capacity {
+			if len(part.msgs) < t.capacity {
 				stored := bus.Message{
 					Topic:     m.Topic,
 					Partition: pi,
@@ -192,6 +200,7 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...bus.Message) error {
 					Value:     clone(m.Value),
 					Headers:   cloneHeaders(m.Headers),
 					Time:      m.Time,
+					Local:     m.Local,
 				}
 				if stored.Time.IsZero() {
 					stored.Time = b.now()
@@ -216,6 +225,9 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...bus.Message) error {
 	}
 	return nil
 }
+
+// InProcess reports true: messages stay in this process, Message.Local included.
+func (p *Publisher) InProcess() bool { return true }
 
 func (p *Publisher) partition(m *bus.Message, n int) (int, error) {
 	if p.opts.Partitioning == bus.PartitionExplicit {

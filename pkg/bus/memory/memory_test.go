@@ -1,6 +1,8 @@
 package memory_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -24,4 +26,26 @@ func TestConformance(t *testing.T) {
 			Timeout:           10 * time.Second,
 		}
 	})
+}
+
+func TestTopicCapacity(t *testing.T) {
+	b := memory.New(memory.Config{PartitionCapacity: 64, TopicCapacity: map[string]int{"small": 1}})
+	ctx := t.Context()
+	if err := b.EnsureTopics(ctx, bus.TopicSpec{Name: "small", Partitions: 1}, bus.TopicSpec{Name: "big", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	pub := b.Publisher(bus.PublisherOptions{})
+	for range 2 {
+		if err := pub.Publish(ctx, bus.Message{Topic: "big", Value: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pub.Publish(ctx, bus.Message{Topic: "small", Value: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	full, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := pub.Publish(full, bus.Message{Topic: "small", Value: []byte("y")}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second message to a topic of capacity 1: got %v, want the publisher to wait until its deadline", err)
+	}
 }
