@@ -20,6 +20,7 @@ import (
 
 	"github.com/clearway/clearway/pkg/bus"
 	"github.com/clearway/clearway/pkg/eligibility"
+	"github.com/clearway/clearway/pkg/record"
 	"github.com/clearway/clearway/pkg/telemetry"
 	"github.com/clearway/clearway/pkg/wire"
 	"github.com/clearway/clearway/services/control"
@@ -41,6 +42,10 @@ type Config struct {
 	// Telemetry records the evaluator's metrics and spans; nil makes Run create (and
 	// shut down) its own. Tests pass one to scrape it after the run.
 	Telemetry *telemetry.Telemetry
+	// Engine, in process only (clearway run; no flag), decides every run with this
+	// engine instead of rebuilding one from the run-start record's policy documents
+	// (ingest.Config.Engine announces runs without them).
+	Engine *eligibility.Engine
 }
 
 // RegisterFlags registers the evaluator's flags with their defaults.
@@ -354,7 +359,10 @@ func (s *Service) handle(ctx context.Context, m bus.Message) handled {
 	default:
 		return deadLetter(0, "unknown_type", fmt.Sprintf("unknown message type %q", typ))
 	}
-	eng, code, reason := s.engines.get(ctx, runID, s.cfg.RunWait)
+	eng, code, reason := s.cfg.Engine, "", ""
+	if eng == nil {
+		eng, code, reason = s.engines.get(ctx, runID, s.cfg.RunWait)
+	}
 	if code != "" {
 		return deadLetter(0, code, reason)
 	}
@@ -362,8 +370,15 @@ func (s *Service) handle(ctx context.Context, m bus.Message) handled {
 	if err != nil {
 		return deadLetter(0, "decode_error", "subjects message: "+err.Error())
 	}
-	subjects, err := wire.DecodeSubjects(m.Value)
-	if err != nil {
+	var subjects []*record.Subject
+	if m.Local != nil {
+		// Published in process: the batch as ingest grouped it.
+		local, ok := m.Local.([]*record.Subject)
+		if !ok {
+			return deadLetter(0, "decode_error", fmt.Sprintf("subjects message carries %T", m.Local))
+		}
+		subjects = local
+	} else if subjects, err = wire.DecodeSubjects(m.Value); err != nil {
 		return deadLetter(0, "decode_error", err.Error())
 	}
 	n := int64(len(subjects))
@@ -375,6 +390,14 @@ func (s *Service) handle(ctx context.Context, m bus.Message) handled {
 	for i, subj := range subjects {
 		results[i] = eng.Evaluate(subj)
 		rows += len(subj.Events)
+	}
+	if bus.InProcess(s.b.Publisher) {
+		// The sink is in this process: the decisions travel as they are (Message.Local).
+		hs := control.WithHeader(m.Headers, control.HeaderType, []byte(control.TypeResults))
+		hs = control.WithHeader(hs, control.HeaderSchema, []byte(strconv.Itoa(wire.DecisionsSchemaVersion)))
+		out := bus.Message{Topic: s.cfg.Topics.DecisionsTopic(), Partition: m.Partition, Key: m.Key, Headers: hs, Local: results}
+		s.stats.decided(runID, int64(rows), int64(len(subjects)))
+		return handled{out: []bus.Message{out}, decisions: []int64{n}, subjects: n}
 	}
 	enc := wire.Encoder{Compression: s.cfg.Compression}
 	parts, err := control.EncodeFit(len(results), s.cfg.MaxMessageBytes, func(lo, hi int) ([]byte, error) {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/clearway/clearway/pkg/bus"
 	"github.com/clearway/clearway/pkg/doj"
 	"github.com/clearway/clearway/pkg/eligibility"
+	"github.com/clearway/clearway/pkg/policy"
 	"github.com/clearway/clearway/pkg/record"
 	"github.com/clearway/clearway/pkg/report"
 	"github.com/clearway/clearway/pkg/telemetry"
@@ -58,6 +60,16 @@ type Config struct {
 	// Telemetry records the ingest's metrics and spans; nil makes Run create (and shut
 	// down) its own. Tests pass one to scrape it after the run.
 	Telemetry *telemetry.Telemetry
+
+	// In process only (clearway run; no flags):
+	//
+	// Engine, when set, is the run's engine, already loaded: it replaces Policy,
+	// Policies, ComputeAt and County. The run-start record then names the policies
+	// (county, name, hash) without their documents, so only evaluators given the same
+	// engine (evaluator.Config.Engine) can decide the run.
+	Engine *eligibility.Engine
+	// GroupProgress, when set, also receives the grouper's progress reports.
+	GroupProgress func(doj.GroupProgress)
 }
 
 // RegisterFlags registers the ingest's flags with their defaults.
@@ -129,7 +141,10 @@ type Stats struct {
 	Messages   int64
 	Partitions []int64 // subjects per partition
 	Unreadable []error // inputs that could not be opened; the others were published
-	Duration   time.Duration
+	// Group is the final attempt's grouping statistics (rows, rejects and headers per
+	// file, duplicates, mode).
+	Group    doj.GroupStats
+	Duration time.Duration
 }
 
 // Run publishes the run of files and returns once every message is acknowledged.
@@ -152,18 +167,11 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 		return st, err
 	}
 	defer hs.Close(context.WithoutCancel(ctx))
-	computeAt := record.DateOf(time.Now())
-	if cfg.ComputeAt != "" {
-		computeAt, _ = record.ParseISO(cfg.ComputeAt) // validated
-	}
-	pols, docs, err := control.LoadPolicyDocs(cfg.Policy, cfg.Policies)
+	eng, docs, err := loadEngine(cfg)
 	if err != nil {
 		return st, err
 	}
-	eng := &eligibility.Engine{Policies: pols, ComputeAt: computeAt, County: cfg.County}
-	if err := eng.Validate(); err != nil {
-		return st, err
-	}
+	computeAt := eng.ComputeAt
 	opened, unreadable := doj.OpenAll(files)
 	st.Unreadable = unreadable
 	doj.CloseAll(opened)
@@ -187,7 +195,7 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 			cfg.Topics.SubjectsTopic(), parts, cfg.Topics.DecisionsTopic(), dp)
 	}
 
-	rs := &control.RunStart{ComputeAt: computeAt.String(), County: cfg.County, EngineVersion: eligibility.Version,
+	rs := &control.RunStart{ComputeAt: computeAt.String(), County: eng.County, EngineVersion: eligibility.Version,
 		Policies: docs, Partitions: parts, Started: start.UTC()}
 	for _, f := range opened {
 		rs.Files = append(rs.Files, control.InputFile{Path: f.Path, Index: f.Index, Size: f.Size()})
@@ -211,6 +219,9 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 		Progress: func(p doj.GroupProgress) {
 			prog.rows.Store(p.Rows)
 			read.advance(ctx, p.Rows, p.Bytes)
+			if cfg.GroupProgress != nil {
+				cfg.GroupProgress(p)
+			}
 		}}
 	var (
 		gs  doj.GroupStats
@@ -258,7 +269,7 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 		end.Files = append(end.Files, report.FileStats{Rows: gs.Rows[i], Rejects: gs.Rejects[i], HasHeader: gs.HasHeader[i]})
 	}
 	st = Stats{Mode: gs.Mode, Attempt: pub.attempt, Rows: end.Rows, Rejects: end.Rejects, Subjects: pub.subjects,
-		Messages: pub.messages.Load() + int64(parts), Partitions: pub.perPart, Unreadable: unreadable}
+		Messages: pub.messages.Load() + int64(parts), Partitions: pub.perPart, Unreadable: unreadable, Group: gs}
 	st.Duration = time.Since(start)
 	end.DurationMS = st.Duration.Milliseconds()
 	prog.subjects.Store(pub.subjects)
@@ -270,6 +281,44 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 	}
 	log.InfoContext(ctx, "run published", "run", cfg.RunID, "rows", end.Rows, "subjects", end.Subjects, "mode", gs.Mode, "duration", st.Duration)
 	return st, nil
+}
+
+// loadEngine returns the run's engine and the policy documents the run-start record
+// carries: cfg.Engine as given (documents named, not included), or the policies loaded
+// the way `clearway run` loads them.
+func loadEngine(cfg Config) (*eligibility.Engine, []control.PolicyDoc, error) {
+	if eng := cfg.Engine; eng != nil {
+		if err := eng.Validate(); err != nil {
+			return nil, nil, err
+		}
+		var docs []control.PolicyDoc
+		counties := make([]string, 0, len(eng.Policies.ByCounty))
+		for c := range eng.Policies.ByCounty {
+			counties = append(counties, c)
+		}
+		slices.Sort(counties)
+		for _, c := range counties {
+			p := eng.Policies.ByCounty[c]
+			docs = append(docs, control.PolicyDoc{County: c, Name: p.Name, Hash: p.Hash})
+		}
+		if p := eng.Policies.Default; p != nil {
+			docs = append(docs, control.PolicyDoc{County: policy.DefaultCounty, Name: p.Name, Hash: p.Hash})
+		}
+		return eng, docs, nil
+	}
+	computeAt := record.DateOf(time.Now())
+	if cfg.ComputeAt != "" {
+		computeAt, _ = record.ParseISO(cfg.ComputeAt) // validated
+	}
+	pols, docs, err := control.LoadPolicyDocs(cfg.Policy, cfg.Policies)
+	if err != nil {
+		return nil, nil, err
+	}
+	eng := &eligibility.Engine{Policies: pols, ComputeAt: computeAt, County: cfg.County}
+	if err := eng.Validate(); err != nil {
+		return nil, nil, err
+	}
+	return eng, docs, nil
 }
 
 // publishAttempt runs one grouping attempt on freshly opened files.
@@ -542,6 +591,12 @@ func (p *publisher) send(ctx context.Context, enc *wire.Encoder, b batch) (err e
 		}
 		msgs = append(msgs, p.message(0, control.TypeRejects, control.RecordVersion, buf, nil))
 		counts = append(counts, int64(len(b.rejects))) // quarantined rows, for the batch size
+	} else if bus.InProcess(p.pub) {
+		// The consumers are in this process: the batch travels as it is (Message.Local).
+		msgs = append(msgs, p.message(b.partition, control.TypeSubjects, wire.SubjectsSchemaVersion, nil,
+			control.AppendSeqs(nil, b.seqs)))
+		msgs[0].Local = b.subjects
+		counts = append(counts, int64(len(b.subjects)))
 	} else {
 		parts, err := control.EncodeFit(len(b.subjects), p.cfg.MaxMessageBytes, func(lo, hi int) ([]byte, error) {
 			out, err := enc.EncodeSubjects(b.subjects[lo:hi], 0)

@@ -26,7 +26,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/clearway/clearway/pkg/bus"
+	"github.com/clearway/clearway/pkg/eligibility"
 	"github.com/clearway/clearway/pkg/telemetry"
+	"github.com/clearway/clearway/pkg/wire"
 	"github.com/clearway/clearway/services/control"
 	"github.com/clearway/clearway/services/health"
 )
@@ -47,6 +49,9 @@ type Config struct {
 	// Warehouse, when set, stores every run in ClickHouse too (set by the command from
 	// its --clickhouse flags, not a flag itself).
 	Warehouse *Warehouse
+	// Direct, in process only (clearway run; no flag), selects direct mode: results are
+	// written as they arrive instead of spooled (see Direct).
+	Direct *Direct
 }
 
 // DefaultState is the state folder of a sink that writes no files (no --out) and was
@@ -118,8 +123,10 @@ type Service struct {
 	runs      map[string]*run
 	completed map[string]bool
 
-	wh   *chSink         // nil without a Warehouse
-	stop context.Context // Run's: done when the sink is asked to stop
+	wh     *chSink               // nil without a Warehouse
+	stop   context.Context       // Run's: done when the sink is asked to stop
+	direct map[string]*directRun // direct mode's runs
+	dec    wire.Decoder             // direct mode's, for results that crossed a broker
 }
 
 // run is the sink's state of one run not yet written out.
@@ -153,7 +160,8 @@ func New(cfg Config, b control.Bus, log *slog.Logger) (*Service, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, b: b, log: log, runs: map[string]*run{}, completed: map[string]bool{}}
+	s := &Service{cfg: cfg, b: b, log: log, runs: map[string]*run{}, completed: map[string]bool{},
+		direct: map[string]*directRun{}}
 	if cfg.Warehouse != nil {
 		s.wh = newCHSink(*cfg.Warehouse)
 	}
@@ -186,10 +194,13 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.health = hs
 	defer hs.Close(context.WithoutCancel(ctx))
-	if err := s.recover(); err != nil {
-		return err
+	if s.cfg.Direct == nil {
+		if err := s.recover(); err != nil {
+			return err
+		}
 	}
 	defer s.closeFiles()
+	defer s.abortDirect()
 	if err := s.b.Admin.EnsureTopics(ctx, s.cfg.Topics.Specs()...); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped (SIGTERM) while starting: nothing is in flight
@@ -279,15 +290,21 @@ func (s *Service) storeAndCommit(ctx context.Context, sub bus.Subscriber, msgs [
 		}
 		span.End()
 	}()
-	touched, err := s.store(ctx, msgs)
-	if err != nil {
+	var touched map[string]bool
+	if s.cfg.Direct != nil {
+		touched = s.storeDirect(ctx, msgs)
+	} else if touched, err = s.store(ctx, msgs); err != nil {
 		return err // errStopping: asked to stop while ClickHouse failed; nothing spooled or committed
 	}
 	if err := control.TimedCommit(ctx, s.tel, sub, msgs...); err != nil && !errors.Is(err, bus.ErrRevoked) {
 		return fmt.Errorf("commit: %w", err)
 	}
 	for id := range touched {
-		s.check(ctx, id)
+		if s.cfg.Direct != nil {
+			s.checkDirect(ctx, id)
+		} else {
+			s.check(ctx, id)
+		}
 	}
 	return nil
 }
@@ -353,6 +370,18 @@ func (s *Service) store(ctx context.Context, msgs []bus.Message) (map[string]boo
 			dead = append(dead, control.DeadLetter(s.cfg.Topics.DeadLetterTopic(), m, reason))
 			in.DeadLetter(ctx, code)
 			continue
+		}
+		if m.Value == nil && m.Local != nil && (s.wh == nil || s.cfg.Out != "") {
+			// Published in process without a value: the spool keeps the encoded form.
+			res, ok := m.Local.([]eligibility.Result)
+			if !ok {
+				return nil, fmt.Errorf("results message carries %T", m.Local)
+			}
+			enc, err := (&wire.Encoder{}).EncodeResults(res, 0)
+			if err != nil {
+				return nil, fmt.Errorf("encode results for the spool: %w", err)
+			}
+			m.Value = enc[0]
 		}
 		f, err := r.file(m.Partition)
 		if err != nil {
@@ -565,6 +594,12 @@ func (s *Service) recover() error {
 
 // checkAll checks every pending run.
 func (s *Service) checkAll(ctx context.Context) {
+	if s.cfg.Direct != nil {
+		for id := range s.direct {
+			s.checkDirect(ctx, id)
+		}
+		return
+	}
 	ids := make([]string, 0, len(s.runs))
 	for id := range s.runs {
 		ids = append(ids, id)

@@ -135,7 +135,7 @@ func (c *chSink) stage(b *chBatch, run string, m bus.Message) (code, reason stri
 		if err != nil || len(seqs) == 0 {
 			return "decode_error", "results message without a valid sequence list"
 		}
-		res, err := c.dec.DecodeResults(m.Value)
+		res, err := resultsOf(&c.dec, m)
 		if err != nil {
 			return "decode_error", "results: " + err.Error()
 		}
