@@ -1,6 +1,7 @@
-// Package pipeline runs Clearway in one process: read and group DOJ files (pkg/doj),
-// decide every in-scope conviction on parallel workers (pkg/eligibility), and write the
-// results in a deterministic order (pkg/report). It is what `clearway run` does.
+// Package pipeline runs Clearway in one process: the distributed pipeline's services —
+// ingest (read and group DOJ files), evaluator (decide every in-scope conviction, one
+// goroutine per partition) and sink (write the results in a deterministic order) — wired
+// over an in-process memory bus. It is what `clearway run` does.
 package pipeline
 
 import (
@@ -8,17 +9,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/clearway/clearway/pkg/bus"
+	"github.com/clearway/clearway/pkg/bus/memory"
 	"github.com/clearway/clearway/pkg/doj"
 	"github.com/clearway/clearway/pkg/eligibility"
 	"github.com/clearway/clearway/pkg/record"
 	"github.com/clearway/clearway/pkg/report"
+	"github.com/clearway/clearway/pkg/telemetry"
+	"github.com/clearway/clearway/services/control"
+	"github.com/clearway/clearway/services/evaluator"
+	"github.com/clearway/clearway/services/ingest"
+	"github.com/clearway/clearway/services/sink"
 )
 
 // Output formats.
@@ -70,14 +78,34 @@ type Stats struct {
 	Duration        time.Duration
 }
 
+// busRunID names the run on the in-process bus; outputs carry Config.Info.RunID, which
+// need not be a valid bus run id.
+const busRunID = "clearway-run"
+
+// Tuning of the in-process bus. Small partitions bound the batches in flight (each a
+// message of up to batchSubjects decided subjects): backpressure reaches the grouper.
+const (
+	partitionCapacity = 2
+	batchSubjects     = 256
+	publishWorkers    = 2
+)
+
 // Run executes the run and writes outputs into cfg.OutDir. It returns an error only when
 // the run could not complete; unreadable input files are listed in Stats.Unreadable and
 // the other files still run.
+//
+// The run is the distributed pipeline in one process: services/ingest →
+// services/evaluator → services/sink over a pkg/bus/memory broker, with decoded batches
+// passed as they are (bus.Message.Local) and the sink in direct mode, writing through
+// the output of cfg.Format (and cfg.Extra) in OUT/.clearway-partial.
 func Run(ctx context.Context, cfg Config) (Stats, error) {
 	start := time.Now()
 	var st Stats
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Format != FormatNative && cfg.Format != FormatGogen && cfg.Format != "" {
+		return st, fmt.Errorf("unknown format %q (want %s or %s)", cfg.Format, FormatNative, FormatGogen)
 	}
 	files, unreadable := doj.OpenAll(cfg.Files)
 	var total int64
@@ -93,75 +121,103 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	if len(files) == 0 {
 		return st, errors.Join(append([]error{errors.New("no readable input file")}, unreadable...)...)
 	}
-	gopt := cfg.Group
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return st, fmt.Errorf("output folder: %w", err)
+	}
+
+	topics := control.DefaultTopics()
+	topics.Partitions = cfg.Workers
+	broker := memory.New(memory.Config{TopicCapacity: map[string]int{
+		topics.SubjectsTopic(): partitionCapacity, topics.DecisionsTopic(): partitionCapacity}})
+	pub := broker.Publisher(bus.PublisherOptions{Partitioning: bus.PartitionExplicit})
+	defer pub.Close()
+	b := control.Bus{Admin: broker, Publisher: pub,
+		Subscribe: func(o bus.SubscriberOptions) (bus.Subscriber, error) { return broker.Subscribe(o) }}
+	tel, err := telemetry.New(ctx, telemetry.Options{Service: "run", Version: eligibility.Version})
+	if err != nil {
+		return st, err
+	}
+	defer tel.Shutdown(context.WithoutCancel(ctx))
+	log := slog.New(slog.DiscardHandler)
+
+	var (
+		last *counter              // the output of the latest attempt
+		done = make(chan error, 1) // the sink's verdict on the run
+	)
+	sinkCfg := sink.DefaultConfig()
+	sinkCfg.Out, sinkCfg.HTTP, sinkCfg.Topics, sinkCfg.Telemetry, sinkCfg.Instance = cfg.OutDir, "", topics, tel, "run"
+	sinkCfg.Direct = &sink.Direct{
+		Dir: func(string) string { return cfg.OutDir },
+		Output: func(_, stage string, _ *control.RunStart) (report.Output, error) {
+			out, err := newOutput(cfg, stage, files)
+			if err != nil {
+				return nil, err
+			}
+			last = &counter{out: out, byDet: map[string]int64{}}
+			return last, nil
+		},
+		Done: func(_ string, err error) { done <- err },
+	}
+	snk, err := sink.New(sinkCfg, b, log)
+	if err != nil {
+		return st, err
+	}
+	evCfg := evaluator.DefaultConfig()
+	evCfg.HTTP, evCfg.Topics, evCfg.Telemetry, evCfg.Engine, evCfg.Instance = "", topics, tel, cfg.Engine, "run"
+	ev, err := evaluator.New(evCfg, b, log)
+	if err != nil {
+		return st, err
+	}
+	inCfg := ingest.DefaultConfig()
+	inCfg.RunID, inCfg.Topics, inCfg.Telemetry, inCfg.Engine = busRunID, topics, tel, cfg.Engine
+	inCfg.Memory, inCfg.TempDir, inCfg.Scan = cfg.Group.MemoryBudget, cfg.Group.TempDir, cfg.Group.Scan
+	inCfg.BatchSubjects, inCfg.PublishWorkers = batchSubjects, publishWorkers
+	if inCfg.Memory <= 0 {
+		inCfg.Memory = ingest.DefaultConfig().Memory
+	}
 	if cfg.Progress != nil {
-		gopt.Progress = func(p doj.GroupProgress) {
+		inCfg.GroupProgress = func(p doj.GroupProgress) {
 			cfg.Progress(Progress{Phase: p.Phase, Rows: p.Rows, Bytes: p.Bytes, TotalBytes: total,
 				RegroupDone: p.RegroupDone, RegroupTotal: p.RegroupTotal})
 		}
 	}
 
-	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
-		return st, fmt.Errorf("output folder: %w", err)
-	}
-	stage := filepath.Join(cfg.OutDir, report.StagingDir)
-
-	attempt := func(group func(context.Context, []*doj.File, doj.GroupOptions, doj.GroupSink) (doj.GroupStats, error)) (Stats, error) {
-		a := st
-		if err := os.RemoveAll(stage); err != nil {
-			return a, err
-		}
-		if err := os.MkdirAll(stage, 0o755); err != nil {
-			return a, fmt.Errorf("output folder: %w", err)
-		}
-		out, err := newOutput(cfg, stage, files)
-		if err != nil {
-			return a, err
-		}
-		if cfg.Extra != nil {
-			extra, err := cfg.Extra(cfg.Info)
-			if err != nil {
-				return a, err
+	svcCtx, stopServices := context.WithCancel(ctx)
+	defer stopServices()
+	failed := make(chan error, 2) // a service that stopped before the run was done
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{ev.Run, snk.Run} {
+		wg.Go(func() {
+			if err := run(svcCtx); err != nil {
+				failed <- err
+			} else if svcCtx.Err() == nil {
+				failed <- errors.New("internal: a pipeline service stopped before the run was done")
 			}
-			t := &tee{outs: []report.Output{out, extra}}
-			defer t.abortUnlessClosed()
-			out = t
-		}
-		// A File is read once; each attempt opens the inputs afresh.
-		fresh, err := doj.Reopen(files)
-		if err != nil {
-			return a, err
-		}
-		defer doj.CloseAll(fresh)
-		w, err := runStages(ctx, cfg, fresh, gopt, group, out)
-		a.Group, a.Subjects, a.Evaluated, a.ByDetermination, a.Rejects = w.group, w.subjects, w.evaluated, w.byDet, w.rejects
-		if err != nil {
-			return a, err
-		}
-		if cfg.Progress != nil {
-			cfg.Progress(Progress{Phase: "write", Rows: sum(a.Group.Rows), Bytes: total, TotalBytes: total})
-		}
-		rs := report.RunStats{Files: make([]report.FileStats, len(files))}
-		for i := range files {
-			rs.Files[i] = report.FileStats{Rows: a.Group.Rows[i], Rejects: a.Group.Rejects[i], HasHeader: a.Group.HasHeader[i]}
-		}
-		rs.Finished = time.Now()
-		if err := out.Close(ctx, rs); err != nil {
-			return a, err
-		}
-		return a, nil
+		})
 	}
+	stop := func() { stopServices(); wg.Wait() }
 
-	res, err := attempt(doj.GroupStreaming)
-	if errors.Is(err, doj.ErrNotGrouped) {
-		res, err = attempt(doj.GroupSpill)
+	is, err := ingest.Run(ctx, b, inCfg, cfg.Files, log)
+	st.Group = is.Group
+	if err == nil {
+		select {
+		case err = <-done:
+		case err = <-failed:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
-	res.Duration = time.Since(start)
+	stop() // the sink removes what it staged for a run it did not finish
+	st.Duration = time.Since(start)
 	if err != nil {
-		os.RemoveAll(stage)
-		return res, err
+		os.RemoveAll(filepath.Join(cfg.OutDir, report.StagingDir))
+		return st, err
 	}
-	return res, report.Publish(cfg.OutDir)
+	st.Subjects, st.Evaluated, st.ByDetermination, st.Rejects = last.subjects, last.evaluated, last.byDet, last.rejects
+	if cfg.Progress != nil {
+		cfg.Progress(Progress{Phase: "write", Rows: sum(st.Group.Rows), Bytes: total, TotalBytes: total})
+	}
+	return st, nil
 }
 
 func sum(xs []int64) int64 {
@@ -172,14 +228,27 @@ func sum(xs []int64) int64 {
 	return n
 }
 
+// newOutput returns one attempt's output in dir: the files of cfg.Format, and cfg.Extra's
+// output when there is one.
 func newOutput(cfg Config, dir string, files []*doj.File) (report.Output, error) {
+	var (
+		out report.Output
+		err error
+	)
 	switch cfg.Format {
 	case FormatGogen:
-		return report.NewGogen(dir, cfg.Info, rowSource(files, cfg.Group.Scan))
-	case FormatNative, "":
-		return report.NewNative(dir, cfg.Info)
+		out, err = report.NewGogen(dir, cfg.Info, rowSource(files, cfg.Group.Scan))
+	default:
+		out, err = report.NewNative(dir, cfg.Info)
 	}
-	return nil, fmt.Errorf("unknown format %q (want %s or %s)", cfg.Format, FormatNative, FormatGogen)
+	if err != nil || cfg.Extra == nil {
+		return out, err
+	}
+	extra, err := cfg.Extra(cfg.Info)
+	if err != nil {
+		return nil, err
+	}
+	return &tee{outs: []report.Output{out, extra}}, nil
 }
 
 // rowSource re-reads an input file for outputs that list every row (gogen's All_Results).
@@ -242,155 +311,47 @@ func (t *tee) Close(ctx context.Context, st report.RunStats) error {
 	return errors.Join(errs...)
 }
 
-// abortUnlessClosed tells outputs that can undo their work that the attempt failed.
-func (t *tee) abortUnlessClosed() {
+// Abort tells outputs that can undo their work that the attempt was abandoned or failed.
+func (t *tee) Abort() error {
 	if t.closed {
-		return
+		return nil
 	}
+	var errs []error
 	for _, o := range t.outs {
 		if a, ok := o.(interface{ Abort() error }); ok {
-			_ = a.Abort()
+			errs = append(errs, a.Abort())
 		}
 	}
+	return errors.Join(errs...)
 }
 
-// work is one batch of subjects on its way through the evaluators, in grouping order.
-type work struct {
-	seq      int64
-	subjects []*record.Subject
-	rejects  []doj.Reject
-	results  []eligibility.Result
+// counter counts what reaches an attempt's output, for Stats.
+type counter struct {
+	out                          report.Output
+	subjects, evaluated, rejects int64
+	byDet                        map[string]int64
 }
 
-type written struct {
-	group     doj.GroupStats
-	subjects  int64
-	evaluated int64
-	rejects   int64
-	byDet     map[string]int64
-}
-
-// runStages runs grouping → evaluator workers → the ordered writer.
-func runStages(ctx context.Context, cfg Config, files []*doj.File, gopt doj.GroupOptions,
-	group func(context.Context, []*doj.File, doj.GroupOptions, doj.GroupSink) (doj.GroupStats, error),
-	out report.Output) (written, error) {
-	var w written
-	w.byDet = make(map[string]int64)
-	g, ctx := errgroup.WithContext(ctx)
-	toEval := make(chan *work, cfg.Workers*2)
-	toWrite := make(chan *work, cfg.Workers*2)
-
-	g.Go(func() error {
-		defer close(toEval)
-		sink := &batchSink{ctx: ctx, ch: toEval}
-		gs, err := group(ctx, files, gopt, sink)
-		w.group = gs
-		if err != nil {
-			return err
-		}
-		return sink.finish()
-	})
-	evals, _ := errgroup.WithContext(ctx)
-	for range cfg.Workers {
-		evals.Go(func() error {
-			for b := range toEval {
-				b.results = make([]eligibility.Result, len(b.subjects))
-				for i, s := range b.subjects {
-					b.results[i] = cfg.Engine.Evaluate(s)
-				}
-				select {
-				case toWrite <- b:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			return nil
-		})
+func (c *counter) Subject(r *eligibility.Result) error {
+	c.subjects++
+	c.evaluated += int64(len(r.Evaluated))
+	for _, d := range r.Evaluated {
+		c.byDet[d.Determination.String()]++
 	}
-	g.Go(func() error {
-		err := evals.Wait()
-		close(toWrite)
-		return err
-	})
-	g.Go(func() error {
-		pending := make(map[int64]*work)
-		var next int64
-		for b := range toWrite {
-			pending[b.seq] = b
-			for {
-				b, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				next++
-				if err := w.write(out, b); err != nil {
-					return err
-				}
-			}
-		}
-		if len(pending) != 0 && ctx.Err() == nil {
-			return fmt.Errorf("internal: %d batches never written", len(pending))
-		}
-		return nil
-	})
-	return w, g.Wait()
+	return c.out.Subject(r)
 }
 
-func (w *written) write(out report.Output, b *work) error {
-	for _, r := range b.rejects {
-		if err := out.Reject(r); err != nil {
-			return err
-		}
-	}
-	w.rejects += int64(len(b.rejects))
-	for i := range b.results {
-		r := &b.results[i]
-		if err := out.Subject(r); err != nil {
-			return err
-		}
-		w.subjects++
-		w.evaluated += int64(len(r.Evaluated))
-		for _, c := range r.Evaluated {
-			w.byDet[c.Determination.String()]++
-		}
+func (c *counter) Reject(r doj.Reject) error {
+	c.rejects++
+	return c.out.Reject(r)
+}
+
+func (c *counter) Close(ctx context.Context, st report.RunStats) error { return c.out.Close(ctx, st) }
+
+// Abort passes an abandoned attempt on to the output.
+func (c *counter) Abort() error {
+	if a, ok := c.out.(interface{ Abort() error }); ok {
+		return a.Abort()
 	}
 	return nil
-}
-
-// batchSink turns the grouper's calls into numbered work items.
-type batchSink struct {
-	ctx     context.Context
-	ch      chan<- *work
-	seq     int64
-	rejects []doj.Reject
-}
-
-func (s *batchSink) Rejects(rs []doj.Reject) error {
-	s.rejects = append(s.rejects, rs...)
-	return nil
-}
-
-func (s *batchSink) Subjects(ss []*record.Subject) error {
-	return s.send(&work{subjects: ss})
-}
-
-func (s *batchSink) send(b *work) error {
-	b.seq, b.rejects = s.seq, s.rejects
-	s.seq++
-	s.rejects = nil
-	select {
-	case s.ch <- b:
-		return nil
-	case <-s.ctx.Done():
-		return s.ctx.Err()
-	}
-}
-
-// finish sends rejects that came after the last subject.
-func (s *batchSink) finish() error {
-	if len(s.rejects) == 0 {
-		return nil
-	}
-	return s.send(&work{})
 }

@@ -70,6 +70,8 @@ type Config struct {
 	Engine *eligibility.Engine
 	// GroupProgress, when set, also receives the grouper's progress reports.
 	GroupProgress func(doj.GroupProgress)
+	// Scan tunes reading (parse workers, chunk size); zero means pkg/doj's defaults.
+	Scan doj.ScanOptions
 }
 
 // RegisterFlags registers the ingest's flags with their defaults.
@@ -215,7 +217,7 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 		inputBytes += f.Size()
 	}
 	var read *readCounter
-	gopt := doj.GroupOptions{MemoryBudget: cfg.Memory, TempDir: cfg.TempDir,
+	gopt := doj.GroupOptions{Scan: cfg.Scan, MemoryBudget: cfg.Memory, TempDir: cfg.TempDir,
 		Progress: func(p doj.GroupProgress) {
 			prog.rows.Store(p.Rows)
 			read.advance(ctx, p.Rows, p.Bytes)
