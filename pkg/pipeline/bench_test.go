@@ -15,7 +15,7 @@ import (
 )
 
 // benchInput writes a generated extract once per benchmark.
-func benchInput(b *testing.B, rows int, shuffle bool) string {
+func benchInput(b testing.TB, rows int, shuffle bool) string {
 	b.Helper()
 	p := filepath.Join(b.TempDir(), "doj.csv")
 	f, err := os.Create(p)

@@ -197,16 +197,27 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	}
 	stop := func() { stopServices(); wg.Wait() }
 
-	is, err := ingest.Run(ctx, b, inCfg, cfg.Files, log)
-	st.Group = is.Group
-	if err == nil {
+	// Ingest publishes the run; the sink says when it is written. The first failure of
+	// either (or of a service) stops the other.
+	ingestCtx, stopIngest := context.WithCancel(ctx)
+	defer stopIngest()
+	ingested := make(chan error, 1)
+	ingestExited := make(chan struct{})
+	go func() {
+		defer close(ingestExited)
+		is, err := ingest.Run(ingestCtx, b, inCfg, cfg.Files, log)
+		st.Group = is.Group
+		ingested <- err
+	}()
+	for pending := 2; pending > 0 && err == nil; pending-- {
 		select {
+		case err = <-ingested:
 		case err = <-done:
 		case err = <-failed:
-		case <-ctx.Done():
-			err = ctx.Err()
 		}
 	}
+	stopIngest()
+	<-ingestExited
 	stop() // the sink removes what it staged for a run it did not finish
 	st.Duration = time.Since(start)
 	if err != nil {
