@@ -61,7 +61,7 @@ func (c *runConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Workers, "workers", 0, "evaluator goroutines (default: number of CPUs)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for performance work)")
 	c.ClickHouse.register(fs, "also store the results in ClickHouse at this native address, host:port (run `clearway migrate` first)")
-	fs.StringVar(&c.HTTP, "http", "", "address of a /healthz, /readyz and /metrics endpoint while the run runs, e.g. 127.0.0.1:8080 (\"\" disables it); the metrics are the run's ingest, evaluator and sink and the ClickHouse inserts of --clickhouse")
+	fs.StringVar(&c.HTTP, "http", "", "address of a /healthz, /readyz and /metrics endpoint while the run runs, e.g. 127.0.0.1:8080 (\"\" disables it); the metrics are the ClickHouse inserts of --clickhouse")
 	fs.StringVar(&c.Progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 }
 
@@ -145,7 +145,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		defer stopMetrics()
-		cfg.Telemetry = tel
 		if c.ClickHouse.Addr != "" {
 			closeCH, err := c.addClickHouse(ctx, &cfg, tel)
 			if err != nil {

@@ -55,9 +55,6 @@ type Config struct {
 	// an attempt that fails calls the output's Abort() error method, when it has
 	// one, instead of Close.
 	Extra func(info report.RunInfo) (report.Output, error)
-	// Telemetry, when set, records the run's services' metrics and spans (its owner
-	// serves and shuts it down); nil makes Run use one of its own.
-	Telemetry *telemetry.Telemetry
 }
 
 // Progress is what a progress display needs.
@@ -136,11 +133,11 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	defer pub.Close()
 	b := control.Bus{Admin: broker, Publisher: pub,
 		Subscribe: func(o bus.SubscriberOptions) (bus.Subscriber, error) { return broker.Subscribe(o) }}
-	tel, stopTelemetry, err := control.StartTelemetry(ctx, cfg.Telemetry, "run")
+	tel, err := telemetry.New(ctx, telemetry.Options{Service: "run", Version: eligibility.Version})
 	if err != nil {
 		return st, err
 	}
-	defer stopTelemetry()
+	defer tel.Shutdown(context.WithoutCancel(ctx))
 	log := slog.New(slog.DiscardHandler)
 
 	var (
