@@ -133,6 +133,7 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	defer pub.Close()
 	b := control.Bus{Admin: broker, Publisher: pub,
 		Subscribe: func(o bus.SubscriberOptions) (bus.Subscriber, error) { return broker.Subscribe(o) }}
+	// One telemetry for the three services, never served: its "run" stage sums theirs.
 	tel, err := telemetry.New(ctx, telemetry.Options{Service: "run", Version: eligibility.Version})
 	if err != nil {
 		return st, err

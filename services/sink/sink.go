@@ -126,7 +126,7 @@ type Service struct {
 	wh     *chSink               // nil without a Warehouse
 	stop   context.Context       // Run's: done when the sink is asked to stop
 	direct map[string]*directRun // direct mode's runs
-	dec    wire.Decoder             // direct mode's, for results that crossed a broker
+	dec    wire.Decoder          // direct mode's, for results that crossed a broker
 }
 
 // run is the sink's state of one run not yet written out.
