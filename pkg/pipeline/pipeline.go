@@ -86,6 +86,7 @@ const busRunID = "clearway-run"
 // message of up to batchSubjects decided subjects): backpressure reaches the grouper.
 const (
 	partitionCapacity = 2
+	controlCapacity   = 1 << 20 // records; in practice a few hundred per run
 	batchSubjects     = 256
 	publishWorkers    = 2
 )
@@ -127,8 +128,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 
 	topics := control.DefaultTopics()
 	topics.Partitions = cfg.Workers
+	// The control topic is read from its start by followers that never trim it, so it
+	// must hold every control record of the run (a few per progress interval): a full
+	// control partition would block its publishers for good.
 	broker := memory.New(memory.Config{TopicCapacity: map[string]int{
-		topics.SubjectsTopic(): partitionCapacity, topics.DecisionsTopic(): partitionCapacity}})
+		topics.SubjectsTopic(): partitionCapacity, topics.DecisionsTopic(): partitionCapacity,
+		topics.ControlTopic(): controlCapacity}})
 	pub := broker.Publisher(bus.PublisherOptions{Partitioning: bus.PartitionExplicit})
 	defer pub.Close()
 	b := control.Bus{Admin: broker, Publisher: pub,
