@@ -31,44 +31,13 @@ func pipelineRows(t *testing.T) int {
 // TestKafkaMatchesEmbedded runs ingest → 2 evaluators → sink over a real broker
 // (CLEARWAY_KAFKA_BROKERS) with topics and groups unique to the test.
 func TestKafkaMatchesEmbedded(t *testing.T) {
-	brokers := os.Getenv(kafka.EnvPrefix + "BROKERS")
-	if brokers == "" {
-		t.Skip("CLEARWAY_KAFKA_BROKERS is not set; start a broker with: eval \"$(scripts/start-kafka)\"")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	b, topics, prefix := kafkaTestBus(ctx, t, "test-")
 	rows := pipelineRows(t)
 	in := generate(t, rows, false)
 	const runID = "test-kafka"
 	want := embedded(t, runID, []string{in})
-
-	kc := kafka.DefaultConfig()
-	kc.Brokers = []string{brokers}
-	// A test group has one generation to wait for; short timeouts keep joins fast.
-	kc.HeartbeatInterval, kc.SessionTimeout, kc.RebalanceTimeout, kc.JoinGroupBackoff = time.Second, 6*time.Second, 6*time.Second, 500*time.Millisecond
-	kc.FetchMaxWait = 100 * time.Millisecond
-	admin, err := kafka.NewAdmin(kc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	pub, err := kafka.NewPublisher(kc, bus.PublisherOptions{Partitioning: bus.PartitionExplicit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	b := control.Bus{
-		Admin: admin, Publisher: pub, Partitions: admin.Partitions,
-		Subscribe: func(opts bus.SubscriberOptions) (bus.Subscriber, error) { return kafka.NewSubscriber(kc, opts) },
-	}
-	var tag [4]byte
-	_, _ = rand.Read(tag[:])
-	prefix := "test-" + hex.EncodeToString(tag[:]) + "."
-	topics := control.DefaultTopics()
-	topics.Prefix = prefix
-	if err := admin.EnsureTopics(ctx, topics.Specs()...); err != nil {
-		t.Fatal(err)
-	}
 
 	c := &cluster{t: t, bus: b, topics: topics, out: t.TempDir(), log: quietLog(t), group: prefix}
 	c.evaluator("ev1")
@@ -87,4 +56,43 @@ func TestKafkaMatchesEmbedded(t *testing.T) {
 	t.Logf("Kafka: %d rows, %d subjects: ingest %v, complete in %v (%.0f rows/s end to end)",
 		st.Rows, st.Subjects, ingested, elapsed, float64(st.Rows)/elapsed.Seconds())
 	sameOutputs(t, filepath.Join(c.out, runID), want)
+}
+
+// kafkaTestBus connects to the test broker (CLEARWAY_KAFKA_BROKERS; the test skips
+// without it) with timeouts that keep a test group's joins fast, and creates the
+// pipeline's topics under a prefix unique to the test (name + a random tag + ".").
+// The prefix also names the test's consumer groups.
+func kafkaTestBus(ctx context.Context, t *testing.T, name string) (control.Bus, control.Topics, string) {
+	t.Helper()
+	brokers := os.Getenv(kafka.EnvPrefix + "BROKERS")
+	if brokers == "" {
+		t.Skip("CLEARWAY_KAFKA_BROKERS is not set; start a broker with: eval \"$(scripts/start-kafka)\"")
+	}
+	kc := kafka.DefaultConfig()
+	kc.Brokers = []string{brokers}
+	kc.HeartbeatInterval, kc.SessionTimeout, kc.RebalanceTimeout, kc.JoinGroupBackoff = time.Second, 6*time.Second, 6*time.Second, 500*time.Millisecond
+	kc.FetchMaxWait = 100 * time.Millisecond
+	admin, err := kafka.NewAdmin(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	pub, err := kafka.NewPublisher(kc, bus.PublisherOptions{Partitioning: bus.PartitionExplicit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pub.Close() })
+	b := control.Bus{
+		Admin: admin, Publisher: pub, Partitions: admin.Partitions,
+		Subscribe: func(opts bus.SubscriberOptions) (bus.Subscriber, error) { return kafka.NewSubscriber(kc, opts) },
+	}
+	var tag [4]byte
+	_, _ = rand.Read(tag[:])
+	prefix := name + hex.EncodeToString(tag[:]) + "."
+	topics := control.DefaultTopics()
+	topics.Prefix = prefix
+	if err := admin.EnsureTopics(ctx, topics.Specs()...); err != nil {
+		t.Fatal(err)
+	}
+	return b, topics, prefix
 }

@@ -2,14 +2,9 @@ package services_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/clearway/clearway/pkg/bus"
-	"github.com/clearway/clearway/pkg/bus/kafka"
 	"github.com/clearway/clearway/services/control"
 	"github.com/clearway/clearway/services/evaluator"
 	"github.com/clearway/clearway/services/sink"
@@ -19,38 +14,9 @@ import (
 // `clearway status` does: a run published before any consumer starts lags by every
 // message on the subjects topic; once the run is complete both groups drain to zero.
 func TestKafkaLag(t *testing.T) {
-	brokers := os.Getenv(kafka.EnvPrefix + "BROKERS")
-	if brokers == "" {
-		t.Skip("CLEARWAY_KAFKA_BROKERS is not set; start a broker with: eval \"$(scripts/start-kafka)\"")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	kc := kafka.DefaultConfig()
-	kc.Brokers = []string{brokers}
-	kc.HeartbeatInterval, kc.SessionTimeout, kc.RebalanceTimeout, kc.JoinGroupBackoff = time.Second, 6*time.Second, 6*time.Second, 500*time.Millisecond
-	kc.FetchMaxWait = 100 * time.Millisecond
-	admin, err := kafka.NewAdmin(kc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	pub, err := kafka.NewPublisher(kc, bus.PublisherOptions{Partitioning: bus.PartitionExplicit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	b := control.Bus{
-		Admin: admin, Publisher: pub, Partitions: admin.Partitions,
-		Subscribe: func(opts bus.SubscriberOptions) (bus.Subscriber, error) { return kafka.NewSubscriber(kc, opts) },
-	}
-	var tag [4]byte
-	_, _ = rand.Read(tag[:])
-	prefix := "test-lag-" + hex.EncodeToString(tag[:]) + "."
-	topics := control.DefaultTopics()
-	topics.Prefix = prefix
-	if err := admin.EnsureTopics(ctx, topics.Specs()...); err != nil {
-		t.Fatal(err)
-	}
+	b, topics, prefix := kafkaTestBus(ctx, t, "test-lag-")
 	targets := []control.LagTarget{
 		{Role: "evaluators", Group: prefix + evaluator.DefaultConfig().Group, Topic: topics.SubjectsTopic()},
 		{Role: "sink", Group: prefix + sink.DefaultConfig().Group, Topic: topics.DecisionsTopic()},
@@ -58,7 +24,7 @@ func TestKafkaLag(t *testing.T) {
 
 	const runID = "test-lag"
 	ingestRun(ctx, t, b, topics, runID, []string{generate(t, 3000, false)})
-	before := control.ReadLag(ctx, admin, 10*time.Second, targets...)
+	before := control.ReadLag(ctx, b.Admin, 10*time.Second, targets...)
 	for _, g := range before {
 		if g.Err != nil {
 			t.Fatalf("%s lag: %v", g.Role, g.Err)
@@ -90,7 +56,7 @@ func TestKafkaLag(t *testing.T) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		after := control.ReadLag(ctx, admin, 10*time.Second, targets...)
+		after := control.ReadLag(ctx, b.Admin, 10*time.Second, targets...)
 		if after[0].Err == nil && after[1].Err == nil && after[0].Messages() == 0 && after[1].Messages() == 0 {
 			if after[1].Partitions[0].Committed < 0 && after[1].Partitions[1].Committed < 0 {
 				t.Errorf("sink lag 0 without commits: %+v", after[1].Partitions)
