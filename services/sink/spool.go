@@ -100,6 +100,12 @@ func decodeBody(body []byte, p int) (bus.Message, error) {
 // readSpool calls fn for every intact frame of the spool file at path and returns the
 // length of the intact prefix: anything after it is a torn write.
 func readSpool(path string, partition int, fn func(bus.Message) error) (int64, error) {
+	return scanSpool(path, partition, func(_ int64, m bus.Message) error { return fn(m) })
+}
+
+// scanSpool is readSpool that also gives fn each frame's position in the file, for
+// readFrameAt.
+func scanSpool(path string, partition int, fn func(pos int64, m bus.Message) error) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("open spool: %w", err)
@@ -134,9 +140,31 @@ func readSpool(path string, partition int, fn func(bus.Message) error) (int64, e
 		if err != nil {
 			return good, nil
 		}
-		if err := fn(m); err != nil {
+		if err := fn(good, m); err != nil {
 			return good, err
 		}
 		good += int64(4 + n + 4)
 	}
+}
+
+// readFrameAt reads the frame at pos of a spool file of partition p, a position
+// scanSpool reported for an intact frame.
+func readFrameAt(f *os.File, pos int64, p int) (bus.Message, error) {
+	var hdr [4]byte
+	if _, err := f.ReadAt(hdr[:], pos); err != nil {
+		return bus.Message{}, fmt.Errorf("read spool %s at %d: %w", f.Name(), pos, err)
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxFrame {
+		return bus.Message{}, fmt.Errorf("read spool %s at %d: %w", f.Name(), pos, errTorn)
+	}
+	frame := make([]byte, n+4)
+	if _, err := f.ReadAt(frame, pos+4); err != nil {
+		return bus.Message{}, fmt.Errorf("read spool %s at %d: %w", f.Name(), pos, err)
+	}
+	body := frame[:n]
+	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(frame[n:]) {
+		return bus.Message{}, fmt.Errorf("read spool %s at %d: checksum mismatch", f.Name(), pos)
+	}
+	return decodeBody(body, p)
 }
