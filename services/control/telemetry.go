@@ -16,6 +16,7 @@ import (
 	"github.com/clearway/clearway/pkg/bus"
 	"github.com/clearway/clearway/pkg/eligibility"
 	"github.com/clearway/clearway/pkg/telemetry"
+	"github.com/clearway/clearway/services/health"
 )
 
 // HeaderPublishedAt is the time ingest published a subjects message, in Unix nanoseconds
@@ -33,10 +34,29 @@ var (
 	attrGroup       = attribute.Key("messaging.consumer.group.name")
 )
 
-// StartTelemetry returns tel, or when it is nil a new Telemetry for service, with the
-// function that shuts down what StartTelemetry created (a no-op for a given tel: its
+// StartEndpoints starts what every service runs first: its telemetry (startTelemetry)
+// and its /healthz, /readyz and /metrics endpoint on addr ("" disables it; see
+// health.Listen). stop closes the endpoint, then shuts down what startTelemetry created.
+func StartEndpoints(ctx context.Context, tel *telemetry.Telemetry, service, addr string) (*telemetry.Telemetry, *health.Server, func(), error) {
+	tel, stopTelemetry, err := startTelemetry(ctx, tel, service)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hs, err := health.Listen(addr, health.WithMetrics(tel.Handler()))
+	if err != nil {
+		stopTelemetry()
+		return nil, nil, nil, err
+	}
+	return tel, hs, func() {
+		hs.Close(context.WithoutCancel(ctx))
+		stopTelemetry()
+	}, nil
+}
+
+// startTelemetry returns tel, or when it is nil a new Telemetry for service, with the
+// function that shuts down what startTelemetry created (a no-op for a given tel: its
 // owner shuts it down).
-func StartTelemetry(ctx context.Context, tel *telemetry.Telemetry, service string) (*telemetry.Telemetry, func(), error) {
+func startTelemetry(ctx context.Context, tel *telemetry.Telemetry, service string) (*telemetry.Telemetry, func(), error) {
 	if tel != nil {
 		return tel, func() {}, nil
 	}

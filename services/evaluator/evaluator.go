@@ -123,18 +123,12 @@ func (s *Service) Health() *health.Server { return s.health }
 // Run consumes until ctx ends, then finishes the batches in flight (up to DrainTimeout),
 // commits them and leaves the group. It returns nil after a clean shutdown.
 func (s *Service) Run(ctx context.Context) error {
-	tel, stopTelemetry, err := control.StartTelemetry(ctx, s.cfg.Telemetry, "evaluate")
+	tel, hs, stopEndpoints, err := control.StartEndpoints(ctx, s.cfg.Telemetry, "evaluate", s.cfg.HTTP)
 	if err != nil {
 		return err
 	}
-	defer stopTelemetry()
-	s.tel = tel
-	hs, err := health.Listen(s.cfg.HTTP, health.WithMetrics(tel.Handler()))
-	if err != nil {
-		return err
-	}
-	s.health = hs
-	defer hs.Close(context.WithoutCancel(ctx))
+	defer stopEndpoints()
+	s.tel, s.health = tel, hs
 	if err := s.b.Admin.EnsureTopics(ctx, s.cfg.Topics.Specs()...); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped (SIGTERM) while starting: nothing is in flight

@@ -29,7 +29,6 @@ import (
 	"github.com/clearway/clearway/pkg/telemetry"
 	"github.com/clearway/clearway/pkg/wire"
 	"github.com/clearway/clearway/services/control"
-	"github.com/clearway/clearway/services/health"
 )
 
 // Config is the ingest's settings.
@@ -159,16 +158,11 @@ func Run(ctx context.Context, b control.Bus, cfg Config, files []string, log *sl
 	if err := b.Validate(); err != nil {
 		return st, err
 	}
-	tel, stopTelemetry, err := control.StartTelemetry(ctx, cfg.Telemetry, "ingest")
+	tel, hs, stopEndpoints, err := control.StartEndpoints(ctx, cfg.Telemetry, "ingest", cfg.HTTP)
 	if err != nil {
 		return st, err
 	}
-	defer stopTelemetry()
-	hs, err := health.Listen(cfg.HTTP, health.WithMetrics(tel.Handler()))
-	if err != nil {
-		return st, err
-	}
-	defer hs.Close(context.WithoutCancel(ctx))
+	defer stopEndpoints()
 	eng, docs, err := loadEngine(cfg)
 	if err != nil {
 		return st, err

@@ -182,18 +182,12 @@ func (s *Service) Run(ctx context.Context) error {
 			return fmt.Errorf("output folder: %w", err)
 		}
 	}
-	tel, stopTelemetry, err := control.StartTelemetry(ctx, s.cfg.Telemetry, "sink")
+	tel, hs, stopEndpoints, err := control.StartEndpoints(ctx, s.cfg.Telemetry, "sink", s.cfg.HTTP)
 	if err != nil {
 		return err
 	}
-	defer stopTelemetry()
-	s.tel = tel
-	hs, err := health.Listen(s.cfg.HTTP, health.WithMetrics(tel.Handler()))
-	if err != nil {
-		return err
-	}
-	s.health = hs
-	defer hs.Close(context.WithoutCancel(ctx))
+	defer stopEndpoints()
+	s.tel, s.health = tel, hs
 	if s.cfg.Direct == nil {
 		if err := s.recover(); err != nil {
 			return err
