@@ -3,7 +3,6 @@ package services_test
 import (
 	"context"
 	"maps"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/clearway/clearway/pkg/bus"
 	"github.com/clearway/clearway/pkg/bus/memory"
 	"github.com/clearway/clearway/pkg/telemetry"
+	"github.com/clearway/clearway/pkg/telemetry/telemetrytest"
 	"github.com/clearway/clearway/services/control"
 	"github.com/clearway/clearway/services/evaluator"
 	"github.com/clearway/clearway/services/ingest"
@@ -38,14 +36,7 @@ type scraped map[string]*dto.MetricFamily
 
 func scrapeMetrics(t *testing.T, tel *telemetry.Telemetry) scraped {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	tel.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(rec.Body)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", tel.Service, err)
-	}
-	return fams
+	return telemetrytest.Scrape(t, tel)
 }
 
 // sum adds the values (counter, gauge, or histogram sample count) of the family's
@@ -57,10 +48,7 @@ func (s scraped) sum(name string, want map[string]string) float64 {
 	}
 	var total float64
 	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
+		labels := telemetrytest.Labels(m)
 		match := true
 		for k, v := range want {
 			if labels[k] != v {

@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/clearway/clearway/pkg/eligibility"
 	"github.com/clearway/clearway/pkg/pipeline"
 	"github.com/clearway/clearway/pkg/policy"
 	"github.com/clearway/clearway/pkg/record"
 	"github.com/clearway/clearway/pkg/report"
+	"github.com/clearway/clearway/pkg/telemetry/telemetrytest"
 	"github.com/clearway/clearway/pkg/warehouse"
 	"github.com/clearway/clearway/pkg/warehouse/chtest"
 )
@@ -60,20 +57,10 @@ func TestRunClickHouseInsertMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rec := httptest.NewRecorder()
-	tel.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(rec.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fams := telemetrytest.Scrape(t, tel)
 	rows := map[string]float64{}
 	for _, m := range fams["clearway_clickhouse_insert_rows_total"].GetMetric() {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "table" {
-				rows[l.GetValue()] += m.GetCounter().GetValue()
-			}
-		}
+		rows[telemetrytest.Labels(m)["table"]] += m.GetCounter().GetValue()
 	}
 	want := map[string]float64{
 		"restricted.decisions": float64(st.Evaluated), "analytics.decisions": float64(st.Evaluated),
@@ -86,10 +73,8 @@ func TestRunClickHouseInsertMetrics(t *testing.T) {
 	}
 	var ok uint64
 	for _, m := range fams["clearway_clickhouse_insert_duration_seconds"].GetMetric() {
-		for _, l := range m.GetLabel() {
-			if l.GetName() == "outcome" && l.GetValue() == "ok" {
-				ok += m.GetHistogram().GetSampleCount()
-			}
+		if telemetrytest.Labels(m)["outcome"] == "ok" {
+			ok += m.GetHistogram().GetSampleCount()
 		}
 	}
 	if ok < 5 {

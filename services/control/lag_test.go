@@ -3,36 +3,23 @@ package control_test
 import (
 	"context"
 	"maps"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/clearway/clearway/pkg/bus"
 	"github.com/clearway/clearway/pkg/bus/memory"
 	"github.com/clearway/clearway/pkg/telemetry"
+	"github.com/clearway/clearway/pkg/telemetry/telemetrytest"
 	"github.com/clearway/clearway/services/control"
 )
 
 // scrapeLag returns clearway_consumer_lag as "group/topic/partition" → value.
 func scrapeLag(t *testing.T, tel *telemetry.Telemetry) map[string]float64 {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	tel.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(rec.Body)
-	if err != nil {
-		t.Fatalf("scrape: %v", err)
-	}
 	out := map[string]float64{}
-	for _, m := range fams["clearway_consumer_lag"].GetMetric() {
-		l := map[string]string{}
-		for _, p := range m.GetLabel() {
-			l[p.GetName()] = p.GetValue()
-		}
+	for _, m := range telemetrytest.Scrape(t, tel)["clearway_consumer_lag"].GetMetric() {
+		l := telemetrytest.Labels(m)
 		out[l["messaging_consumer_group_name"]+"/"+l["messaging_destination_name"]+"/"+l["messaging_destination_partition_id"]] = m.GetGauge().GetValue()
 	}
 	return out
