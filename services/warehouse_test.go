@@ -19,6 +19,7 @@ import (
 	"github.com/clearway/clearway/pkg/bus/memory"
 	"github.com/clearway/clearway/pkg/report"
 	"github.com/clearway/clearway/pkg/telemetry"
+	"github.com/clearway/clearway/pkg/telemetry/telemetrytest"
 	"github.com/clearway/clearway/pkg/warehouse"
 	"github.com/clearway/clearway/pkg/warehouse/chtest"
 	"github.com/clearway/clearway/services/control"
@@ -151,11 +152,7 @@ func TestSinkToClickHouse(t *testing.T) {
 		t.Fatalf("input decided %d convictions with %d rejects: the comparison would prove little", want.Totals.ConvictionsEvaluated, want.Totals.Rejects)
 	}
 
-	tel, err := telemetry.New(ctx, telemetry.Options{Service: "sink", Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Shutdown(context.Background())
+	tel := telemetrytest.New(t, "sink")
 	broker := memory.New(memory.Config{})
 	c := &cluster{t: t, bus: memoryBus(broker), topics: control.DefaultTopics(), log: quietLog(t)}
 	c.evaluator("ev1")
@@ -214,11 +211,7 @@ func TestSinkToClickHouseAbandonedAttempt(t *testing.T) {
 	runID := "test-ch-attempts"
 	want := readSummary(t, embedded(t, runID, []string{in}))
 
-	tel, err := telemetry.New(ctx, telemetry.Options{Service: "sink", Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Shutdown(context.Background())
+	tel := telemetrytest.New(t, "sink")
 	broker := memory.New(memory.Config{})
 	c := &cluster{t: t, bus: memoryBus(broker), topics: control.DefaultTopics(), log: quietLog(t)}
 	c.evaluator("ev1")
@@ -358,11 +351,7 @@ func TestSinkClickHouseOutage(t *testing.T) {
 	runID := "test-ch-outage"
 	want := readSummary(t, embedded(t, runID, []string{in}))
 
-	tel, err := telemetry.New(ctx, telemetry.Options{Service: "sink", Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Shutdown(context.Background())
+	tel := telemetrytest.New(t, "sink")
 	broker := memory.New(memory.Config{})
 	c := &cluster{t: t, bus: memoryBus(broker), topics: control.DefaultTopics(), log: quietLog(t)}
 	c.evaluator("ev1")

@@ -65,11 +65,7 @@ func TestReportLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	tel, err := telemetry.New(ctx, telemetry.Options{Service: "evaluate", Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Shutdown(ctx)
+	tel := telemetrytest.New(t, "evaluate")
 
 	stop := control.ReportLag(ctx, tel, b, sub, "eval", 10*time.Millisecond)
 	waitLag(t, tel, map[string]float64{"eval/subjects/0": 5, "eval/subjects/1": 3})

@@ -3,6 +3,7 @@
 package telemetrytest
 
 import (
+	"context"
 	"net/http/httptest"
 	"testing"
 
@@ -33,4 +34,15 @@ func Labels(m *dto.Metric) map[string]string {
 		l[p.GetName()] = p.GetValue()
 	}
 	return l
+}
+
+// New returns a Telemetry for service (version "test"), shut down when the test ends.
+func New(t testing.TB, service string) *telemetry.Telemetry {
+	t.Helper()
+	tel, err := telemetry.New(context.Background(), telemetry.Options{Service: service, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
+	return tel
 }
