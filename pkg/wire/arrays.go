@@ -154,14 +154,7 @@ func viewStrings(rec arrow.RecordBatch, col int) (strView, error) {
 	if !ok {
 		return strView{}, fmt.Errorf("%w: column %d is not utf8", ErrMalformed, col)
 	}
-	v := strView{arr: a, offs: a.ValueOffsets()}
-	if b := a.Data().Buffers()[2]; b != nil {
-		v.data = b.Bytes()
-	}
-	if err := checkOffsets(v.offs, len(v.data)); err != nil {
-		return strView{}, fmt.Errorf("%w: column %d: %v", ErrMalformed, col, err)
-	}
-	return v, nil
+	return newStrView(a, a.ValueOffsets(), col)
 }
 
 // viewBinary returns a validated view of the binary column col.
@@ -170,7 +163,12 @@ func viewBinary(rec arrow.RecordBatch, col int) (strView, error) {
 	if !ok {
 		return strView{}, fmt.Errorf("%w: column %d is not binary", ErrMalformed, col)
 	}
-	v := strView{arr: a, offs: a.ValueOffsets()}
+	return newStrView(a, a.ValueOffsets(), col)
+}
+
+// newStrView checks the offsets of a utf8 or binary column against its data buffer.
+func newStrView(a arrow.Array, offs []int32, col int) (strView, error) {
+	v := strView{arr: a, offs: offs}
 	if b := a.Data().Buffers()[2]; b != nil {
 		v.data = b.Bytes()
 	}
