@@ -192,20 +192,28 @@ func (s *sorter) closeRuns() {
 func (s *sorter) merge(ctx context.Context, out *emitter, progress func(int64)) error {
 	var g subjectCutter
 	g.out = out
+	// add hands the next row in order to the cutter, reporting progress (and noticing
+	// cancellation) every 65,536 rows.
+	var done int64
+	add := func(row string, id []byte) error {
+		if err := g.add(row, id); err != nil {
+			return err
+		}
+		if done++; done%65536 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			progress(done)
+		}
+		return nil
+	}
 	if len(s.runs) == 0 {
 		// Everything fit in memory: sort and cut, with cells pointing into the buffer.
 		s.sortRows()
 		all := unsafe.String(unsafe.SliceData(s.buf), len(s.buf)) // s.buf is not written again
-		var done int64
 		for _, r := range s.rows {
-			if err := g.add(all[r.off:r.off+r.n], s.buf[r.idOff:r.idOff+r.idLen]); err != nil {
+			if err := add(all[r.off:r.off+r.n], s.buf[r.idOff:r.idOff+r.idLen]); err != nil {
 				return err
-			}
-			if done++; done%65536 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				progress(done)
 			}
 		}
 		progress(done)
@@ -226,10 +234,9 @@ func (s *sorter) merge(ctx context.Context, out *emitter, progress func(int64)) 
 		}
 	}
 	heap.Init(&h)
-	var done int64
 	for len(h) > 0 {
 		r := h[0]
-		if err := g.add(r.row, r.id()); err != nil {
+		if err := add(r.row, r.id()); err != nil {
 			return err
 		}
 		ok, err := r.next()
@@ -240,12 +247,6 @@ func (s *sorter) merge(ctx context.Context, out *emitter, progress func(int64)) 
 			heap.Fix(&h, 0)
 		} else {
 			heap.Pop(&h)
-		}
-		if done++; done%65536 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			progress(done)
 		}
 	}
 	progress(done)
