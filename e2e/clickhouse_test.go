@@ -200,11 +200,7 @@ func TestClickHouseSinkKilled(t *testing.T) {
 	t.Logf("killed the sink at %v; %d people in ClickHouse", mid, people)
 	h.chSink("sink", "--out", h.out)
 
-	if err := ing.wait(t, runTimeout); err != nil {
-		t.Fatalf("ingest: %v", err)
-	}
-	st := w.complete(t, runTimeout)
-	t.Logf("complete: %v", st)
+	w.finish(t, ing)
 	h.sameAsReference(run, want)
 	h.sameOutputs(run, want)
 }

@@ -86,11 +86,7 @@ func TestEvaluatorKilled(t *testing.T) {
 	t.Logf("killed ev1 at %v", mid)
 	h.evaluator("ev1", "")
 
-	if err := ing.wait(t, runTimeout); err != nil {
-		t.Fatalf("ingest: %v", err)
-	}
-	st := w.complete(t, runTimeout)
-	t.Logf("complete: %v", st)
+	w.finish(t, ing)
 	h.sameOutputs(run, want)
 }
 
@@ -120,11 +116,7 @@ func TestSinkKilled(t *testing.T) {
 	t.Logf("killed the sink at %v; %d spool files", mid, len(spools))
 	h.sink("sink")
 
-	if err := ing.wait(t, runTimeout); err != nil {
-		t.Fatalf("ingest: %v", err)
-	}
-	st := w.complete(t, runTimeout)
-	t.Logf("complete: %v", st)
+	w.finish(t, ing)
 	h.sameOutputs(run, want)
 }
 
@@ -166,11 +158,7 @@ func TestRebalance(t *testing.T) {
 		ing.signal(t, syscall.SIGCONT)
 	}
 
-	if err := ing.wait(t, runTimeout); err != nil {
-		t.Fatalf("ingest: %v", err)
-	}
-	st := w.complete(t, runTimeout)
-	t.Logf("complete: %v", st)
+	w.finish(t, ing)
 	h.sameOutputs(run, want)
 }
 
@@ -191,11 +179,7 @@ func TestPoisonMessage(t *testing.T) {
 	topics.Prefix = h.prefix
 	publishPoison(t, h.brokers, topics.SubjectsTopic(), run)
 
-	if err := h.ingest(run).wait(t, runTimeout); err != nil {
-		t.Fatalf("ingest: %v", err)
-	}
-	st := w.complete(t, runTimeout)
-	t.Logf("complete: %v", st)
+	st := w.finish(t, h.ingest(run))
 	h.sameOutputs(run, want)
 
 	// status reads the dead-letter topic alongside the control topic; poll until its

@@ -185,6 +185,18 @@ func (w *watcher) complete(t *testing.T, timeout time.Duration) runStatus {
 	return st
 }
 
+// finish waits for the ingest process to exit 0 and then for the run to complete,
+// and logs the final status.
+func (w *watcher) finish(t *testing.T, ing *proc) runStatus {
+	t.Helper()
+	if err := ing.wait(t, runTimeout); err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	st := w.complete(t, runTimeout)
+	t.Logf("complete: %v", st)
+	return st
+}
+
 // statusArgs starts a `clearway status` command line: the test's topics, and its
 // consumer groups, whose lag status reports.
 func (h *harness) statusArgs() []string {
